@@ -1,0 +1,143 @@
+// Provides the promise machinery shared by every weft coroutine: pooled frames, the three
+// ways a task can end (awaited child, detached root, joinable root) and symmetric transfer.
+//
+// A frame is in exactly one mode for its whole life:
+//   child     awaited by another coroutine through `task<T>`; `link_` holds the awaiter's
+//             address, written before the child first runs. Ends by transferring to it.
+//   detached  started by `go`/`wait_group::go`; `link_` holds the `wait_group*` to release
+//             (or 0). Ends by destroying itself (see lib/sched/task_lifecycle.cpp).
+//   joinable  started by `spawn`; `link_` is a small state machine shared with the
+//             `join_handle` (join_pending / join_completed / join_dropped / joiner address).
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+
+namespace weft {
+class wait_group;
+}
+
+namespace weft::detail {
+
+// Frame allocation (lib/mem/frame_pool.cpp): per-thread size-class free lists.
+void* frame_alloc(std::size_t size);
+void frame_free(void* frame, std::size_t size) noexcept;
+
+enum class task_mode : std::uint8_t { child, detached, joinable };
+
+// States of `link_` in joinable mode; any other value is the joiner's frame address.
+inline constexpr std::uintptr_t join_pending = 0;
+inline constexpr std::uintptr_t join_completed = 1;
+inline constexpr std::uintptr_t join_dropped = 2;
+
+class promise_base;
+
+// Ends a detached root (or a joinable one whose handle was dropped): reports an escaped
+// exception as a panic, destroys the frame, then releases the wait_group.
+void finish_root(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept;
+// Destroys a root frame (after clearing the tag run()'s shutdown looks for).
+void destroy_root(std::coroutine_handle<> frame) noexcept;
+// Called when a root (detached or joinable) reaches its final suspend point.
+void note_root_finished() noexcept;
+
+class promise_base {
+public:
+    static void* operator new(std::size_t size) { return frame_alloc(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept { frame_free(frame, size); }
+
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+            return static_cast<promise_base&>(self.promise()).on_final(self);
+        }
+        void await_resume() const noexcept {}
+    };
+    final_awaiter final_suspend() const noexcept { return {}; }
+
+    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+    void rethrow_if_failed() {
+        if (exception_) std::rethrow_exception(std::move(exception_));
+    }
+
+    // Child mode: the coroutine to resume when this one finishes.
+    void set_continuation(std::coroutine_handle<> awaiter) noexcept {
+        link_.store(reinterpret_cast<std::uintptr_t>(awaiter.address()), std::memory_order_relaxed);
+    }
+
+    // Root modes, set once before the frame is first scheduled.
+    void make_detached(wait_group* group) noexcept {
+        mode_ = task_mode::detached;
+        link_.store(reinterpret_cast<std::uintptr_t>(group), std::memory_order_relaxed);
+    }
+    void make_joinable() noexcept {
+        mode_ = task_mode::joinable;
+        link_.store(join_pending, std::memory_order_relaxed);
+    }
+
+    // Joinable mode, called by join_handle.
+    // Registers `joiner`; false if the task already completed (the joiner must not suspend).
+    bool try_register_joiner(std::coroutine_handle<> joiner) noexcept {
+        auto expected = join_pending;
+        // release: publishes the joiner's frame to the finishing task; acquire on failure
+        // pairs with the finisher's exchange so the result is visible.
+        return link_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(joiner.address()),
+                                             std::memory_order_acq_rel, std::memory_order_acquire);
+    }
+    bool is_completed() const noexcept {
+        // acquire: pairs with the finisher's exchange(join_completed); makes the result visible.
+        return link_.load(std::memory_order_acquire) == join_completed;
+    }
+    // The handle lets go of the task. True if the task already completed (the caller then owns
+    // and destroys the frame); false if the task will destroy itself when it ends.
+    bool drop_handle() noexcept {
+        auto expected = join_pending;
+        // acq_rel: on success, publishes nothing but orders against the finisher; on failure
+        // (completed) acquires the finished frame's state before the caller destroys it.
+        return !link_.compare_exchange_strong(expected, join_dropped, std::memory_order_acq_rel,
+                                              std::memory_order_acquire);
+    }
+
+    std::exception_ptr& exception() noexcept { return exception_; }
+    wait_group* group() const noexcept {
+        return reinterpret_cast<wait_group*>(link_.load(std::memory_order_relaxed));
+    }
+
+private:
+    std::coroutine_handle<> on_final(std::coroutine_handle<> self) noexcept {
+        switch (mode_) {
+        case task_mode::child:
+            return std::coroutine_handle<>::from_address(
+                reinterpret_cast<void*>(link_.load(std::memory_order_relaxed)));
+        case task_mode::detached:
+            note_root_finished();
+            finish_root(self, exception_, group());
+            return std::noop_coroutine();
+        case task_mode::joinable:
+            break;
+        }
+        note_root_finished();
+        // acq_rel: release publishes the result to the joiner/handle; acquire pairs with
+        // the joiner's registration CAS so its frame address is valid to resume.
+        const auto previous = link_.exchange(join_completed, std::memory_order_acq_rel);
+        if (previous == join_pending) return std::noop_coroutine();  // the handle collects it
+        if (previous == join_dropped) {
+            finish_root(self, exception_, nullptr);
+            return std::noop_coroutine();
+        }
+        return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(previous));
+    }
+
+    // Written by the awaiter / starter before the frame runs; by the join protocol above.
+    std::atomic<std::uintptr_t> link_{0};
+    std::exception_ptr exception_;
+    task_mode mode_ = task_mode::child;
+};
+
+}  // namespace weft::detail

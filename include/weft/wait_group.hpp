@@ -1,0 +1,93 @@
+// Provides weft::wait_group, Go's sync.WaitGroup for tasks.
+//
+//     weft::wait_group wg;
+//     for (int i = 0; i < n; ++i) wg.go(work, i);     // add(1) + go + done() at the end
+//     co_await wg.wait();
+//
+// add(n) / done() from any thread; any number of tasks may `co_await wg.wait()`. A counter
+// that goes negative throws std::logic_error("weft: negative wait_group counter"). As in Go,
+// add() calls that start a new round must happen after the previous round's waits returned.
+// Destroying the group right after `co_await wg.wait()` returns is safe: done() never touches
+// the group after the decrement that releases the waiters has completed its wake-up.
+#pragma once
+
+#include <weft/detail/invoke_owned.hpp>
+#include <weft/detail/scheduler.hpp>
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <utility>
+
+namespace weft {
+
+class wait_group {
+public:
+    wait_group() noexcept = default;
+    wait_group(const wait_group&) = delete;
+    wait_group& operator=(const wait_group&) = delete;
+    ~wait_group();
+
+    // Adds `delta` (may be negative) to the counter; at zero, releases every waiter.
+    void add(std::int64_t delta);
+    void done() { add(-1); }
+
+    // The current counter (for tests and diagnostics).
+    std::int64_t count() const noexcept;
+
+    class waiter;
+    // Completes when the counter is zero.
+    waiter wait() noexcept;
+
+    // add(1), then go(f, args...) with done() called when the task ends, even by exception.
+    // A task destroyed by run()'s shutdown does not call done().
+    template <class F, class... Args>
+        requires detail::task_callable<F, Args...>
+    void go(F&& f, Args&&... args) {
+        auto frame = detail::make_owned_task(std::forward<F>(f), std::forward<Args>(args)...).release();
+        add(1);
+        frame.promise().make_detached(this);
+        detail::start_root(frame);
+    }
+
+    class waiter {
+    public:
+        explicit waiter(wait_group& group) noexcept : group_(&group) {}
+        waiter(const waiter&) = delete;
+        waiter& operator=(const waiter&) = delete;
+        ~waiter();
+        bool await_ready() const noexcept;
+        bool await_suspend(std::coroutine_handle<> self) noexcept;
+        void await_resume() const noexcept {}
+
+    private:
+        friend class wait_group;
+        wait_group* group_;               // cleared if the group is destroyed first (shutdown)
+        waiter* next_ = nullptr;          // guarded by group_->list_lock_
+        std::coroutine_handle<> task_;
+        bool linked_ = false;             // guarded by group_->list_lock_
+    };
+
+private:
+    // State word, all changes by CAS or RMW:
+    //   bits 63..2  the counter (signed, shifted left by 2)
+    //   bit 1       waking: a done() is handing the waiter list to the scheduler
+    //   bit 0       has_waiters: `waiters_` is non-empty
+    // Written by add()/waiters; read by wait()'s fast path. The acquire/release on it orders
+    // the work before each done() before the waiters' resumption.
+    std::atomic<std::int64_t> state_{0};
+    // Protects waiters_ and each waiter's next_/linked_. Taken by waiters registering, by the
+    // done() that releases them, and by shutdown's unlinking. Innermost lock: nothing is
+    // acquired while it is held.
+    std::atomic<bool> list_lock_{false};
+    waiter* waiters_ = nullptr;  // guarded by list_lock_
+
+    void lock_list() noexcept;
+    void unlock_list() noexcept;
+    void wait_while_waking() const noexcept;
+    void release_waiters() noexcept;
+};
+
+inline wait_group::waiter wait_group::wait() noexcept { return waiter{*this}; }
+
+}  // namespace weft

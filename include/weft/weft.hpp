@@ -1,0 +1,7 @@
+// Provides everything: the umbrella header for weft, Go's concurrency model for C++20.
+#pragma once
+
+#include <weft/go.hpp>
+#include <weft/runtime.hpp>
+#include <weft/task.hpp>
+#include <weft/wait_group.hpp>

@@ -1,0 +1,357 @@
+// Provides coroutine frame allocation: per-thread size-class free lists over 64 KiB slabs.
+//
+// Design
+//   1. Sizes up to 8 KiB map to 80 size classes (16-byte steps to 512, 64 to 2048, 256 to
+//      8192). Larger frames get a slab of their own ("huge", capacity 1).
+//   2. Each thread caches free blocks per class in a singly linked list threaded through the
+//      blocks, and owns a "bump" slab per class from which fresh blocks are cut. Allocation
+//      and free touch only thread-local state: no atomics, no locks, no malloc.
+//   3. A block freed on another thread simply joins that thread's cache (ownership
+//      migrates). A cache that grows past its limit hands half of it, as one batch, to the
+//      class's central list (a mutex); an empty cache takes a batch back before cutting new
+//      blocks. So a producer/consumer pair recycles blocks instead of growing without bound.
+//   4. When a thread exits, its caches and bump slabs go to the central lists.
+//   5. Every slab is registered (registry_lock) and carries one tag byte per block. Root
+//      frames are tagged by frame_mark_root and untagged by destroy_root before they are
+//      destroyed; run()'s shutdown walks the registry and destroys what is still tagged.
+//   Slabs are carved from 2 MiB mappings and are never returned to the OS (huge ones are).
+//
+// Rejected: a lock-free remote-free stack per owner (Go's, mimalloc's): cheaper for
+// cross-thread frees, but needs an atomic per free and delays reuse; the batch handoff above
+// does one lock per half-cache. A registry of live tasks (linked list per worker): it costs
+// two synchronized list operations per spawn; the tag walk costs nothing on the spawn path.
+//
+// Lock order: central[c].lock and registry_lock are leaves; neither is held while taking
+// the other.
+#include "mem/frame_pool.hpp"
+
+#include <weft/detail/promise.hpp>
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_ASAN 1
+#endif
+#endif
+#ifdef WEFT_ASAN
+#include <sanitizer/asan_interface.h>
+#define WEFT_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define WEFT_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define WEFT_POISON(p, n) ((void)(p), (void)(n))
+#define WEFT_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+namespace weft::detail {
+namespace {
+
+constexpr std::size_t slab_bytes = 64 * 1024;
+constexpr std::size_t chunk_bytes = 2 * 1024 * 1024;
+constexpr std::size_t max_small = 8192;
+constexpr std::size_t class_count = 80;
+
+enum : std::uint8_t { tag_plain = 0, tag_root = 1 };
+
+struct slab {
+    std::uint32_t block_size;
+    std::uint32_t capacity;
+    std::uint32_t bumped;      // blocks cut so far; written by the slab's current owner thread
+    std::uint32_t index_magic;  // ceil(2^32 / block_size): offset -> index without a division
+    std::size_t mapped_bytes;   // huge slabs: the mapping's length; 0 for pooled slabs
+    slab* prev;                 // registry links, guarded by registry_lock
+    slab* next;
+    unsigned char* data;
+    // One tag per block follows the header (see frame_mark_root).
+    std::uint8_t* tags() noexcept { return reinterpret_cast<std::uint8_t*>(this + 1); }
+};
+
+constexpr std::size_t class_of(std::size_t n) {
+    if (n <= 512) return n == 0 ? 0 : (n + 15) / 16 - 1;
+    if (n <= 2048) return 32 + (n - 512 + 63) / 64 - 1;
+    return 56 + (n - 2048 + 255) / 256 - 1;
+}
+constexpr std::size_t size_of_class(std::size_t c) {
+    if (c < 32) return (c + 1) * 16;
+    if (c < 56) return 512 + (c - 31) * 64;
+    return 2048 + (c - 55) * 256;
+}
+static_assert(class_of(16) == 0 && class_of(512) == 31 && class_of(513) == 32 && class_of(2048) == 55);
+static_assert(class_of(2049) == 56 && class_of(8192) == 79 && size_of_class(79) == 8192);
+static_assert(size_of_class(class_of(100)) >= 100 && size_of_class(class_of(1000)) >= 1000);
+
+// Blocks in a cache, cap and batch size: about 128 KiB per class per thread, at least 16.
+constexpr std::uint32_t cache_limit(std::size_t c) {
+    return static_cast<std::uint32_t>(std::clamp<std::size_t>(128 * 1024 / size_of_class(c), 16, 1024));
+}
+
+// Free-list links live in the first word of a free block (poisoned under ASan otherwise).
+void* read_link(void* block) noexcept {
+    WEFT_UNPOISON(block, sizeof(void*));
+    void* next;
+    std::memcpy(&next, block, sizeof next);
+    WEFT_POISON(block, sizeof(void*));
+    return next;
+}
+void write_link(void* block, void* next) noexcept {
+    WEFT_UNPOISON(block, sizeof(void*));
+    std::memcpy(block, &next, sizeof next);
+    WEFT_POISON(block, sizeof(void*));
+}
+
+struct central_list {
+    std::mutex lock;
+    void* head = nullptr;          // guarded by lock
+    std::uint32_t count = 0;       // guarded by lock
+    std::vector<slab*> partial;    // slabs with uncut blocks, from exited threads; guarded by lock
+};
+
+struct registry_state {
+    std::mutex lock;
+    slab* head = nullptr;                  // all slabs; guarded by lock
+    unsigned char* chunk_cursor = nullptr;  // next free slab in the current chunk; guarded by lock
+    unsigned char* chunk_end = nullptr;     // guarded by lock
+};
+
+// Function-local statics: usable from other static initializers and thread exits.
+central_list& central(std::size_t c) {
+    static std::array<central_list, class_count>* lists = new std::array<central_list, class_count>();
+    return (*lists)[c];
+}
+registry_state& registry() {
+    static registry_state* r = new registry_state();
+    return *r;
+}
+
+struct class_cache {
+    void* head;
+    std::uint32_t count;
+    slab* bump;
+};
+struct thread_cache {
+    class_cache classes[class_count];
+    std::size_t last_request;
+};
+// Zero-initialized, trivially destructible: accessing it needs no TLS guard.
+constinit thread_local thread_cache t_cache{};
+
+void* map_aligned(std::size_t bytes) {
+    void* raw = ::mmap(nullptr, bytes + slab_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) throw std::bad_alloc();
+    auto base = reinterpret_cast<std::uintptr_t>(raw);
+    auto aligned = (base + slab_bytes - 1) & ~(slab_bytes - 1);
+    if (aligned > base) ::munmap(raw, aligned - base);
+    auto tail = base + bytes + slab_bytes - (aligned + bytes);
+    if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+    return reinterpret_cast<void*>(aligned);
+}
+
+void register_slab(registry_state& r, slab* s) {  // requires r.lock
+    s->prev = nullptr;
+    s->next = r.head;
+    if (r.head) r.head->prev = s;
+    r.head = s;
+}
+
+void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::size_t mapped) {
+    std::size_t cap = (total_bytes - sizeof(slab)) / (block_size + 1);
+    std::size_t data_offset = 0;
+    for (;; --cap) {
+        data_offset = (sizeof(slab) + cap + 63) & ~std::size_t{63};
+        if (data_offset + cap * block_size <= total_bytes) break;
+    }
+    s->block_size = static_cast<std::uint32_t>(block_size);
+    s->capacity = static_cast<std::uint32_t>(cap);
+    s->bumped = 0;
+    s->index_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + block_size - 1) / block_size);
+    s->mapped_bytes = mapped;
+    s->data = reinterpret_cast<unsigned char*>(s) + data_offset;
+    WEFT_POISON(s->data, cap * block_size);
+}
+
+slab* new_slab(std::size_t c) {
+    auto& r = registry();
+    std::lock_guard guard(r.lock);
+    if (r.chunk_cursor == r.chunk_end) {
+        r.chunk_cursor = static_cast<unsigned char*>(map_aligned(chunk_bytes));
+        r.chunk_end = r.chunk_cursor + chunk_bytes;
+    }
+    auto* s = reinterpret_cast<slab*>(r.chunk_cursor);
+    r.chunk_cursor += slab_bytes;
+    init_slab(s, size_of_class(c), slab_bytes, 0);
+    register_slab(r, s);
+    return s;
+}
+
+slab* slab_of(void* frame) noexcept {
+    return reinterpret_cast<slab*>(reinterpret_cast<std::uintptr_t>(frame) & ~(slab_bytes - 1));
+}
+std::uint8_t& tag_of(void* frame) noexcept {
+    slab* s = slab_of(frame);
+    auto offset = static_cast<std::uint64_t>(static_cast<unsigned char*>(frame) - s->data);
+    auto index = (offset * s->index_magic) >> 32;
+    return s->tags()[index];
+}
+
+void* huge_alloc(std::size_t n) {
+    std::size_t total = (n + sizeof(slab) + 1 + 127 + slab_bytes - 1) & ~(slab_bytes - 1);
+    auto* s = static_cast<slab*>(map_aligned(total));
+    init_slab(s, n, total, total);
+    s->capacity = 1;
+    s->bumped = 1;
+    auto& r = registry();
+    {
+        std::lock_guard guard(r.lock);
+        register_slab(r, s);
+    }
+    WEFT_UNPOISON(s->data, n);
+    return s->data;
+}
+
+void huge_free(void* frame) noexcept {
+    slab* s = slab_of(frame);
+    auto& r = registry();
+    {
+        std::lock_guard guard(r.lock);
+        if (s->prev) s->prev->next = s->next; else r.head = s->next;
+        if (s->next) s->next->prev = s->prev;
+    }
+    ::munmap(s, s->mapped_bytes);
+}
+
+// Moves `n` blocks from the front of the cache to the class's central list.
+void release_batch(std::size_t c, class_cache& cache, std::uint32_t n) {
+    void* first = cache.head;
+    void* last = first;
+    for (std::uint32_t i = 1; i < n; ++i) last = read_link(last);
+    cache.head = read_link(last);
+    cache.count -= n;
+    auto& list = central(c);
+    std::lock_guard guard(list.lock);
+    write_link(last, list.head);
+    list.head = first;
+    list.count += n;
+}
+
+void flush_thread_cache() noexcept;
+struct thread_exit_flusher {
+    ~thread_exit_flusher() { flush_thread_cache(); }
+};
+
+// Slow path: the cache of class c is empty.
+void* refill(std::size_t c) {
+    static thread_local thread_exit_flusher flusher;  // registers the flush at thread exit
+    (void)flusher;
+    class_cache& cache = t_cache.classes[c];
+    auto& list = central(c);
+    {
+        std::lock_guard guard(list.lock);
+        if (list.head) {
+            std::uint32_t n = std::min(list.count, cache_limit(c) / 2);
+            void* first = list.head;
+            void* last = first;
+            for (std::uint32_t i = 1; i < n; ++i) last = read_link(last);
+            list.head = read_link(last);
+            list.count -= n;
+            write_link(last, nullptr);
+            cache.head = first;
+            cache.count = n;
+        } else if (!cache.bump && !list.partial.empty()) {
+            cache.bump = list.partial.back();
+            list.partial.pop_back();
+        }
+    }
+    if (cache.head) {
+        void* block = cache.head;
+        cache.head = read_link(block);
+        --cache.count;
+        return block;
+    }
+    if (!cache.bump || cache.bump->bumped == cache.bump->capacity) cache.bump = new_slab(c);
+    slab* s = cache.bump;
+    return s->data + std::size_t{s->bumped++} * s->block_size;
+}
+
+void flush_thread_cache() noexcept {
+    for (std::size_t c = 0; c < class_count; ++c) {
+        class_cache& cache = t_cache.classes[c];
+        if (cache.count) release_batch(c, cache, cache.count);
+        if (cache.bump && cache.bump->bumped < cache.bump->capacity) {
+            auto& list = central(c);
+            std::lock_guard guard(list.lock);
+            list.partial.push_back(cache.bump);
+        }
+        cache.bump = nullptr;
+    }
+}
+
+}  // namespace
+
+void* frame_alloc(std::size_t n) {
+    t_cache.last_request = n;
+    if (n > max_small) return huge_alloc(n);
+    const std::size_t c = class_of(n);
+    class_cache& cache = t_cache.classes[c];
+    void* block = cache.head;
+    if (block) {
+        cache.head = read_link(block);
+        --cache.count;
+    } else {
+        block = refill(c);
+    }
+    WEFT_UNPOISON(block, n);
+    return block;
+}
+
+void frame_free(void* frame, std::size_t n) noexcept {
+    if (n > max_small) return huge_free(frame);
+    const std::size_t c = class_of(n);
+    WEFT_POISON(frame, size_of_class(c));
+    class_cache& cache = t_cache.classes[c];
+    write_link(frame, cache.head);
+    cache.head = frame;
+    if (++cache.count > cache_limit(c)) release_batch(c, cache, cache.count / 2);
+}
+
+void frame_mark_root(void* frame) noexcept { tag_of(frame) = tag_root; }
+
+void frame_unmark_root(void* frame) noexcept { tag_of(frame) = tag_plain; }
+
+std::size_t frame_last_request() noexcept { return t_cache.last_request; }
+
+std::size_t frame_destroy_all_roots() noexcept {
+    std::vector<slab*> slabs;
+    {
+        auto& r = registry();
+        std::lock_guard guard(r.lock);
+        for (slab* s = r.head; s; s = s->next) slabs.push_back(s);
+    }
+    std::size_t destroyed = 0;
+    for (slab* s : slabs) {
+        // A huge slab is unmapped when its root is destroyed: read its fields first.
+        const std::uint32_t bumped = s->bumped;
+        const bool huge = s->mapped_bytes != 0;
+        for (std::uint32_t i = 0; i < bumped; ++i) {
+            if (s->tags()[i] != tag_root) continue;
+            s->tags()[i] = tag_plain;
+            std::coroutine_handle<>::from_address(s->data + std::size_t{i} * s->block_size).destroy();
+            ++destroyed;
+            if (huge) break;
+        }
+    }
+    return destroyed;
+}
+
+}  // namespace weft::detail

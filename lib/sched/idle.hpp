@@ -1,0 +1,60 @@
+// Provides idle_set: which workers are searching for work and which are parked, and the
+// protocol that wakes at most one of them when work appears (see idle.cpp for the essay).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace weft::detail {
+
+class worker;
+
+class idle_set {
+public:
+    explicit idle_set(unsigned workers);
+
+    // Producer side, after making work visible (push to a stealable queue or the injection
+    // queue). Wakes one parked worker if nobody is searching and somebody is parked.
+    void notify_one() noexcept;
+
+    // A worker with no local work wants to search (steal). False if half the workers
+    // already search; the worker then parks without searching.
+    bool try_start_searching() noexcept;
+    // A searching worker found work. If it was the last searcher, it wakes another worker
+    // so that the remaining work (there may be more) still has a searcher.
+    void stop_searching() noexcept;
+
+    // Parking, step 1: the worker leaves the running set (and the searching set if
+    // `searching`) and becomes a sleeper. The caller then runs the barrier and re-checks
+    // every queue (step 2) before waiting (step 3).
+    void enter_parked(worker& self, bool searching) noexcept;
+    // Step 2 found work: leave the sleepers again, as a searcher. If a notifier already took
+    // us out, its wake-up is consumed instead (we are then a searcher too).
+    void cancel_park(worker& self) noexcept;
+    // The heavy half of the Dekker pair between producers and parkers (see idle.cpp).
+    void park_barrier() const noexcept;
+
+    // Wakes every sleeper (runtime stop).
+    void wake_all() noexcept;
+
+    // Number of workers not parked (for tests and the all-asleep check to come).
+    unsigned unparked() const noexcept;
+
+private:
+    static constexpr std::uint32_t searching_one = 1;
+    static constexpr std::uint32_t unparked_one = 1u << 16;
+    static std::uint32_t searching_of(std::uint32_t s) { return s & 0xffff; }
+    static std::uint32_t unparked_of(std::uint32_t s) { return s >> 16; }
+
+    const unsigned workers_;
+    const bool heavy_barrier_;  // membarrier(2) available: producers need only a compiler fence
+    // bits 0..15: searching workers; bits 16..31: unparked workers. Changed by RMW; read by
+    // producers in notify_one. Changes that add or remove sleepers happen under lock_.
+    alignas(64) std::atomic<std::uint32_t> state_;
+    std::mutex lock_;                 // protects sleepers_; a leaf lock
+    std::vector<worker*> sleepers_;   // guarded by lock_
+};
+
+}  // namespace weft::detail

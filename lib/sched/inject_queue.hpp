@@ -1,0 +1,49 @@
+// Provides inject_queue: the global FIFO of runnable tasks, fed by local-queue overflow and
+// by threads that are not workers, drained by every worker (Go's global run queue).
+//
+// A growable ring under one mutex; `size_` mirrors the length so workers can skip the lock
+// when it is empty. The ring grows by doubling and never shrinks, so a steady state does
+// not allocate.
+#pragma once
+
+#include "sched/run_queue.hpp"
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <mutex>
+#include <vector>
+
+namespace weft::detail {
+
+class inject_queue {
+public:
+    void push(std::coroutine_handle<> task);
+    void push_batch(void* const* tasks, std::size_t count);
+
+    // Takes one task, or null.
+    std::coroutine_handle<> pop() noexcept;
+    // Takes up to `max` tasks: returns the first and pushes the rest into `dest` (the
+    // caller's own run queue, which has room for them).
+    std::coroutine_handle<> pop_into(run_queue& dest, std::size_t max) noexcept;
+
+    bool empty() const noexcept {
+        // Unsynchronized hint; the lock (or the parking protocol's barrier) gives the truth.
+        return size_.load(std::memory_order_relaxed) == 0;
+    }
+    std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+
+    // Drops every queued task (shutdown: the frames are destroyed by the root walk).
+    void clear() noexcept;
+
+private:
+    void grow();  // requires lock_
+
+    std::mutex lock_;                  // protects ring_, head_, count_; a leaf lock
+    std::vector<void*> ring_ = std::vector<void*>(1024);  // guarded by lock_
+    std::size_t head_ = 0;             // guarded by lock_
+    std::size_t count_ = 0;            // guarded by lock_
+    std::atomic<std::size_t> size_{0};  // == count_, written under lock_, read without it
+};
+
+}  // namespace weft::detail

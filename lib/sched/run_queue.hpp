@@ -1,0 +1,115 @@
+// Provides run_queue: a worker's bounded FIFO of runnable tasks, lock-free for its owner and
+// stealable by other workers (the algorithm of Go's runqput/runqget/runqgrab).
+//
+// Who may call what
+//   owner only:   push, pop, take_half (the overflow path)
+//   any worker:   steal_into (the thief passes its own queue as destination), size
+//
+// Invariants
+//   - head_ <= tail_ (as unsigned distances), tail_ - head_ <= capacity.
+//   - Slots in [head_, tail_) hold tasks; only the owner writes slots, and only at tail_.
+//   - head_ advances only by a successful CAS (owner pop, overflow, or a thief), so a task is
+//     handed to exactly one consumer.
+//
+// The one tricky race: a thief copies slots [h, h+n) and then CASes head_ from h to h+n.
+// Meanwhile the owner may pop/overflow (advancing head_) and push, overwriting slots
+// below the old head. Then the thief's CAS fails and it discards what it copied, so a
+// value read from an overwritten slot is never used. Slots are relaxed atomics so those
+// discarded reads are not data races.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+
+namespace weft::detail {
+
+class run_queue {
+public:
+    static constexpr std::uint32_t capacity = 256;
+
+    // Owner: appends `task`; false if the queue is full (caller overflows with take_half).
+    bool push(std::coroutine_handle<> task) noexcept {
+        // acquire: pairs with consumers' CAS on head_ so their reads of slots finished
+        // before we overwrite those slots.
+        const std::uint32_t head = head_.load(std::memory_order_acquire);
+        const std::uint32_t tail = tail_.load(std::memory_order_relaxed);  // only we write it
+        if (tail - head >= capacity) return false;
+        slots_[tail % capacity].store(task.address(), std::memory_order_relaxed);
+        // release: publishes the slot to consumers that acquire tail_.
+        tail_.store(tail + 1, std::memory_order_release);
+        return true;
+    }
+
+    // Owner: removes the oldest task, or returns a null handle.
+    std::coroutine_handle<> pop() noexcept {
+        std::uint32_t head = head_.load(std::memory_order_acquire);
+        for (;;) {
+            const std::uint32_t tail = tail_.load(std::memory_order_relaxed);
+            if (head == tail) return {};
+            void* task = slots_[head % capacity].load(std::memory_order_relaxed);
+            // release: orders our slot read before a later overwrite by push (acquire there).
+            if (head_.compare_exchange_weak(head, head + 1, std::memory_order_release, std::memory_order_acquire))
+                return std::coroutine_handle<>::from_address(task);
+        }
+    }
+
+    // Owner, when full: removes the older half into `out` (capacity/2 entries). False if a
+    // thief got there first (the queue is then no longer full: push again).
+    bool take_half(void** out) noexcept {
+        std::uint32_t head = head_.load(std::memory_order_acquire);
+        const std::uint32_t tail = tail_.load(std::memory_order_relaxed);
+        const std::uint32_t n = (tail - head) / 2;
+        if (n != capacity / 2) return false;
+        for (std::uint32_t i = 0; i < n; ++i) out[i] = slots_[(head + i) % capacity].load(std::memory_order_relaxed);
+        return head_.compare_exchange_strong(head, head + n, std::memory_order_release, std::memory_order_relaxed);
+    }
+
+    // Thief: moves half of this queue's tasks into `dest` (the thief's own, empty-ish queue)
+    // and returns one of them to run now, or null if there was nothing to steal.
+    std::coroutine_handle<> steal_into(run_queue& dest) noexcept {
+        const std::uint32_t dest_tail = dest.tail_.load(std::memory_order_relaxed);  // dest is ours
+        // Steal only into free room: dest is ours and usually empty when we search.
+        const std::uint32_t dest_head = dest.head_.load(std::memory_order_acquire);
+        const std::uint32_t room = capacity - (dest_tail - dest_head);
+        std::uint32_t n = 0;
+        for (;;) {
+            // acquire (both): see the slots the victim published before moving its tail.
+            std::uint32_t head = head_.load(std::memory_order_acquire);
+            const std::uint32_t tail = tail_.load(std::memory_order_acquire);
+            n = tail - head;
+            n -= n / 2;
+            if (n == 0) return {};
+            if (n > capacity / 2) continue;  // inconsistent head/tail pair; read again
+            if (n > room) n = room;
+            if (n == 0) return {};
+            for (std::uint32_t i = 0; i < n; ++i)
+                dest.slots_[(dest_tail + i) % capacity].store(slots_[(head + i) % capacity].load(std::memory_order_relaxed),
+                                                            std::memory_order_relaxed);
+            // acq_rel: release orders our slot reads before the victim reuses them; acquire
+            // keeps the retry's reads after it.
+            if (head_.compare_exchange_strong(head, head + n, std::memory_order_acq_rel, std::memory_order_relaxed))
+                break;
+        }
+        void* last = dest.slots_[(dest_tail + n - 1) % capacity].load(std::memory_order_relaxed);
+        if (n > 1) dest.tail_.store(dest_tail + n - 1, std::memory_order_release);  // publish the rest
+        return std::coroutine_handle<>::from_address(last);
+    }
+
+    // Any thread: a snapshot of the number of queued tasks.
+    std::uint32_t size() const noexcept {
+        const std::uint32_t head = head_.load(std::memory_order_acquire);
+        const std::uint32_t tail = tail_.load(std::memory_order_acquire);
+        return tail - head;
+    }
+    bool empty() const noexcept { return size() == 0; }
+
+private:
+    // Written by the owner (pop/overflow) and thieves, always by CAS; read by all.
+    alignas(64) std::atomic<std::uint32_t> head_{0};
+    // Written only by the owner (and by a thief on its own queue); read by thieves.
+    alignas(64) std::atomic<std::uint32_t> tail_{0};
+    std::atomic<void*> slots_[capacity] = {};
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,158 @@
+// Provides run(): starting the pool, scheduling entry points, and shutdown.
+//
+// Shutdown, when the main task ends (request_stop):
+//   1. `stopping` is set and every sleeper woken; each worker finishes the task it is
+//      running (tasks are never preempted) and leaves its loop.
+//   2. The caller of run() (worker 0) joins the other workers. From here on one thread runs.
+//   3. `shutting_down` is set: schedule() and start_root() stop queueing; awaiters' and
+//      handles' destructors stop touching structures that may already be gone.
+//   4. Queued handles are dropped and every frame still tagged root is destroyed
+//      (frame_pool.cpp); destroying a root destroys the child frames it owns, so every
+//      frame is freed and every destructor runs, and nothing is resumed.
+//   5. The runtime is torn down; run() can be called again.
+#include "sched/runtime.hpp"
+
+#include "mem/frame_pool.hpp"
+#include "sched/maxprocs.hpp"
+
+#include <weft/runtime.hpp>
+
+#include <stdexcept>
+#include <thread>
+
+namespace weft::detail {
+namespace {
+
+// The running runtime. Set by run_main before workers start, cleared after they are joined;
+// read by schedule()/start_root() from any thread (acquire pairs with the release store).
+std::atomic<runtime*> g_runtime{nullptr};
+// Step 3 of shutdown. Written by run()'s thread while it is the only one running tasks.
+std::atomic<bool> g_shutting_down{false};
+// Tasks started or finished on threads that are not workers (num_tasks()).
+std::atomic<std::int64_t> g_external_live{0};
+// One run() at a time.
+std::atomic<bool> g_run_active{false};
+
+constinit thread_local worker* t_worker = nullptr;
+
+}  // namespace
+
+worker* current_worker() noexcept { return t_worker; }
+void set_current_worker(worker* w) noexcept { t_worker = w; }
+
+runtime::runtime(unsigned workers) : idle_(workers) {
+    workers_.reserve(workers);
+    for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+}
+
+void runtime::stop() noexcept {
+    stopping_.store(true, std::memory_order_release);
+    idle_.wake_all();
+}
+
+bool shutting_down() noexcept { return g_shutting_down.load(std::memory_order_relaxed); }
+
+void schedule(std::coroutine_handle<> task) noexcept {
+    if (worker* w = t_worker) {
+        w->schedule_next(task);
+        return;
+    }
+    runtime* rt = g_runtime.load(std::memory_order_acquire);
+    if (!rt || shutting_down()) return;  // nothing may run any more; shutdown frees the frame
+    rt->inject().push(task);
+    rt->idle().notify_one();
+}
+
+void schedule_yield(std::coroutine_handle<> task) noexcept {
+    if (worker* w = t_worker) {
+        w->schedule_back(task);
+        return;
+    }
+    schedule(task);
+}
+
+void start_root(std::coroutine_handle<> root) {
+    if (shutting_down()) {
+        root.destroy();  // a destructor started a task during shutdown: it never runs
+        return;
+    }
+    if (!t_worker && !g_runtime.load(std::memory_order_acquire)) {
+        root.destroy();
+        throw std::logic_error("weft: go/spawn called with no runtime running (call it inside weft::run)");
+    }
+    frame_mark_root(root.address());
+    if (worker* w = t_worker) {
+        w->count_started();
+    } else {
+        g_external_live.fetch_add(1, std::memory_order_relaxed);
+    }
+    schedule(root);
+}
+
+void note_root_finished() noexcept {
+    if (worker* w = t_worker) {
+        w->count_finished();
+    } else {
+        g_external_live.fetch_sub(1, std::memory_order_relaxed);
+    }
+}
+
+void request_stop() noexcept {
+    if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->stop();
+}
+
+void run_main(const options& opts, std::coroutine_handle<> main_root) {
+    if (t_worker) {
+        main_root.destroy();
+        throw std::logic_error("weft: run() called from inside a task");
+    }
+    if (g_run_active.exchange(true, std::memory_order_acquire)) {
+        main_root.destroy();
+        throw std::logic_error("weft: run() is already running on another thread");
+    }
+    const unsigned n = opts.workers ? opts.workers : default_maxprocs();
+    runtime rt(n);
+    g_external_live.store(0, std::memory_order_relaxed);
+    g_runtime.store(&rt, std::memory_order_release);
+    start_root(main_root);
+
+    std::vector<std::thread> threads;
+    threads.reserve(n - 1);
+    for (unsigned i = 1; i < n; ++i) threads.emplace_back([&rt, i] { rt.at(i).run(); });
+    rt.at(0).run();
+    for (auto& t : threads) t.join();
+
+    g_shutting_down.store(true, std::memory_order_relaxed);
+    rt.inject().clear();
+    for (unsigned i = 0; i < n; ++i) rt.at(i).discard_queued();
+    frame_destroy_all_roots();
+    g_shutting_down.store(false, std::memory_order_relaxed);
+    g_runtime.store(nullptr, std::memory_order_release);
+    g_run_active.store(false, std::memory_order_release);
+}
+
+std::int64_t live_tasks() noexcept {
+    std::int64_t total = g_external_live.load(std::memory_order_relaxed);
+    if (runtime* rt = g_runtime.load(std::memory_order_acquire)) {
+        for (unsigned i = 0; i < rt->size(); ++i) total += rt->at(i).live_delta();
+    }
+    return total < 0 ? 0 : total;
+}
+
+unsigned running_workers() noexcept {
+    runtime* rt = g_runtime.load(std::memory_order_acquire);
+    return rt ? rt->size() : 0;
+}
+
+}  // namespace weft::detail
+
+namespace weft {
+
+unsigned maxprocs() noexcept {
+    const unsigned running = detail::running_workers();
+    return running ? running : detail::default_maxprocs();
+}
+
+std::size_t num_tasks() noexcept { return static_cast<std::size_t>(detail::live_tasks()); }
+
+}  // namespace weft

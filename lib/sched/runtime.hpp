@@ -1,0 +1,43 @@
+// Provides runtime: the pool of workers, the injection queue and the idle set of one run().
+//
+// Lock order (the whole runtime): no lock is held while taking another, except that a
+// channel's or wait_group's lock may be held while calling schedule(), which takes
+// inject_queue::lock_ (off-worker only) or idle_set::lock_. Those two are leaves.
+#pragma once
+
+#include "sched/idle.hpp"
+#include "sched/inject_queue.hpp"
+#include "sched/worker.hpp"
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+namespace weft::detail {
+
+class runtime {
+public:
+    explicit runtime(unsigned workers);
+
+    unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+    worker& at(unsigned i) noexcept { return *workers_[i]; }
+
+    inject_queue& inject() noexcept { return inject_; }
+    idle_set& idle() noexcept { return idle_; }
+
+    // Set once by request_stop (release); workers poll it between tasks (acquire).
+    bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+    void stop() noexcept;
+
+private:
+    std::vector<std::unique_ptr<worker>> workers_;
+    inject_queue inject_;
+    idle_set idle_;
+    std::atomic<bool> stopping_{false};
+};
+
+// The worker running on this thread, or null.
+worker* current_worker() noexcept;
+void set_current_worker(worker* w) noexcept;
+
+}  // namespace weft::detail

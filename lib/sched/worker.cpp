@@ -1,0 +1,149 @@
+// Provides the worker loop: which task runs next, stealing, and parking.
+//
+// The loop, one iteration per task
+//   1. Every 61st tick, take one task from the injection queue first, so tasks queued there
+//      (overflow, other threads) cannot starve behind local work (Go's schedtick % 61).
+//   2. The LIFO slot: the task most recently spawned or woken by the running task. It runs
+//      next for cache locality (a ping-pong pair stays on one core), at most
+//      `max_lifo_streak` times in a row; then it is moved to the back of the run queue so
+//      the pair cannot starve the queue.
+//   3. The local run queue (FIFO), then a batch from the injection queue.
+//   4. Search: if fewer than half the workers are searching, steal half of a random
+//      victim's queue (trying every victim once), then the injection queue.
+//   5. Park (idle.cpp): the futex wait; no CPU is used until notify_one or stop.
+//
+// The LIFO slot is private to its worker (Tokio's rule): pushing into an empty slot wakes
+// nobody, since the running worker will take it next; displacing a task into the
+// stealable queue notifies a parked worker. A task that never suspends delays only the one
+// task in its worker's LIFO slot.
+#include "sched/worker.hpp"
+
+#include "sched/runtime.hpp"
+
+#include <chrono>
+#include <thread>
+#include <utility>
+
+namespace weft::detail {
+namespace {
+constexpr std::uint32_t max_lifo_streak = 3;
+constexpr std::uint32_t inject_interval = 61;
+}  // namespace
+
+worker::worker(runtime& rt, unsigned index) noexcept
+    : rt_(rt), index_(index), rng_(0x9e3779b9u * (index + 1)) {}
+
+std::uint32_t worker::random() noexcept {
+    // xorshift32: victim selection only.
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 17;
+    rng_ ^= rng_ << 5;
+    return rng_;
+}
+
+void worker::schedule_back(std::coroutine_handle<> task) noexcept {
+    while (!queue_.push(task)) {
+        void* half[run_queue::capacity / 2];
+        if (queue_.take_half(half)) {
+            rt_.inject().push_batch(half, run_queue::capacity / 2);
+        }
+    }
+    rt_.idle().notify_one();
+}
+
+void worker::schedule_next(std::coroutine_handle<> task) noexcept {
+    if (lifo_) schedule_back(lifo_);
+    lifo_ = task;
+}
+
+std::coroutine_handle<> worker::next_local() noexcept {
+    if (++tick_ % inject_interval == 0) {
+        if (auto task = rt_.inject().pop()) return task;
+    }
+    if (lifo_) {
+        if (lifo_streak_ < max_lifo_streak) {
+            ++lifo_streak_;
+            return std::exchange(lifo_, {});
+        }
+        schedule_back(std::exchange(lifo_, {}));
+    }
+    lifo_streak_ = 0;
+    if (auto task = queue_.pop()) return task;
+    const std::size_t share = rt_.inject().size() / rt_.size() + 1;
+    return rt_.inject().pop_into(queue_, std::min<std::size_t>(share, run_queue::capacity / 2));
+}
+
+std::coroutine_handle<> worker::steal() noexcept {
+    const unsigned n = rt_.size();
+    const unsigned start = random() % n;
+    for (unsigned i = 0; i < n; ++i) {
+        worker& victim = rt_.at((start + i) % n);
+        if (&victim == this) continue;
+        if (auto task = victim.queue().steal_into(queue_)) return task;
+    }
+    const std::size_t share = rt_.inject().size() / n + 1;
+    return rt_.inject().pop_into(queue_, std::min<std::size_t>(share, run_queue::capacity / 2));
+}
+
+std::coroutine_handle<> worker::search() noexcept {
+    if (!searching_) {
+        if (!rt_.idle().try_start_searching()) return {};
+        searching_ = true;
+    }
+    // Two rounds: a victim may publish work while we look at the others.
+    for (int round = 0; round < 2; ++round) {
+        if (auto task = steal()) {
+            searching_ = false;
+            rt_.idle().stop_searching();
+            return task;
+        }
+    }
+    return {};
+}
+
+bool worker::any_work_visible() const noexcept {
+    if (!rt_.inject().empty()) return true;
+    for (unsigned i = 0; i < rt_.size(); ++i)
+        if (!rt_.at(i).queue().empty()) return true;
+    return false;
+}
+
+void worker::park() noexcept {
+    rt_.idle().enter_parked(*this, searching_);
+    searching_ = false;
+    rt_.idle().park_barrier();
+    if (any_work_visible() || rt_.stopping()) {
+        rt_.idle().cancel_park(*this);
+        searching_ = true;
+        return;
+    }
+    // acquire: pairs with unpark's release store.
+    while (wake_word_.load(std::memory_order_acquire) == 0) wake_word_.wait(0, std::memory_order_acquire);
+    searching_ = !rt_.stopping();
+}
+
+void worker::run() noexcept {
+    set_current_worker(this);
+    while (!rt_.stopping()) {
+        auto task = next_local();
+        if (!task) task = search();
+        if (task) {
+            task.resume();
+            continue;
+        }
+        park();
+    }
+    if (searching_) {
+        searching_ = false;
+        rt_.idle().stop_searching();
+    }
+    set_current_worker(nullptr);
+}
+
+void worker::discard_queued() noexcept {
+    lifo_ = {};
+    while (queue_.pop()) {
+    }
+}
+
+}  // namespace weft::detail

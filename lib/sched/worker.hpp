@@ -1,0 +1,71 @@
+// Provides worker: one OS thread running tasks from its LIFO slot, its run queue, the
+// injection queue and its victims' queues (see worker.cpp for the loop and its rules).
+#pragma once
+
+#include "sched/run_queue.hpp"
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+
+namespace weft::detail {
+
+class runtime;
+
+class worker {
+public:
+    worker(runtime& rt, unsigned index) noexcept;
+
+    // Runs tasks until the runtime stops. Called on the worker's own thread.
+    void run() noexcept;
+
+    // Owner thread only: a task woken or spawned by the running task; it runs next.
+    void schedule_next(std::coroutine_handle<> task) noexcept;
+    // Owner thread only: a task going to the back of the line (yield, LIFO streak limit).
+    void schedule_back(std::coroutine_handle<> task) noexcept;
+
+    // Parking (used by idle_set under its lock, and by the wake-up side).
+    // Both under idle_set's lock, so a wake-up always belongs to the current park.
+    void prepare_park() noexcept { wake_word_.store(0, std::memory_order_relaxed); }
+    void mark_woken() noexcept { wake_word_.store(1, std::memory_order_release); }
+    // After the lock: the futex wake (a stale one is harmless: the waiter re-checks the word).
+    void wake() noexcept { wake_word_.notify_one(); }
+
+    run_queue& queue() noexcept { return queue_; }
+    unsigned index() const noexcept { return index_; }
+
+    // Task accounting for num_tasks(): written only by this worker, read by anyone.
+    void count_started() noexcept { started_.store(started_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+    void count_finished() noexcept { finished_.store(finished_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+    std::int64_t live_delta() const noexcept {
+        return static_cast<std::int64_t>(started_.load(std::memory_order_relaxed) -
+                                         finished_.load(std::memory_order_relaxed));
+    }
+
+    // Drops queued handles (shutdown; their frames are destroyed by the root walk).
+    void discard_queued() noexcept;
+
+private:
+    std::coroutine_handle<> next_local() noexcept;
+    std::coroutine_handle<> steal() noexcept;
+    std::coroutine_handle<> search() noexcept;
+    void park() noexcept;
+    bool any_work_visible() const noexcept;
+    std::uint32_t random() noexcept;
+
+    runtime& rt_;
+    const unsigned index_;
+    run_queue queue_;
+    std::coroutine_handle<> lifo_;  // owner only
+    std::uint32_t lifo_streak_ = 0;  // owner only: consecutive LIFO runs
+    std::uint32_t tick_ = 0;         // owner only
+    std::uint32_t rng_;              // owner only
+    bool searching_ = false;         // owner only: counted as a searcher in idle_set
+    // Futex word: 0 while parked, 1 once woken. Written by the waker (release), read by the
+    // sleeper (acquire) so the wake-up's cause is visible.
+    alignas(64) std::atomic<std::uint32_t> wake_word_{0};
+    std::atomic<std::uint64_t> started_{0};   // written by this worker only
+    std::atomic<std::uint64_t> finished_{0};  // written by this worker only
+};
+
+}  // namespace weft::detail
