@@ -23,7 +23,7 @@
 namespace weft {
 
 template <class F, class... Args>
-    requires detail::task_callable<F, Args...>
+requires detail::task_callable<F, Args...>
 void go(F&& f, Args&&... args) {
     auto frame = detail::make_owned_task(std::forward<F>(f), std::forward<Args>(args)...).release();
     frame.promise().make_detached(nullptr);
@@ -93,7 +93,7 @@ private:
 };
 
 template <class F, class... Args>
-    requires detail::task_callable<F, Args...>
+requires detail::task_callable<F, Args...>
 auto spawn(F&& f, Args&&... args) -> join_handle<typename detail::owned_result_t<F, Args...>::value_type> {
     using value = typename detail::owned_result_t<F, Args...>::value_type;
     auto frame = detail::make_owned_task(std::forward<F>(f), std::forward<Args>(args)...).release();

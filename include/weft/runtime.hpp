@@ -80,12 +80,12 @@ task<> main_entry(main_outcome<T>& outcome, F f, Args... args) {
 }  // namespace detail
 
 template <class F, class... Args>
-    requires detail::task_callable<F, Args...>
+requires detail::task_callable<F, Args...>
 auto run(const options& opts, F&& f, Args&&... args) {
     using value = typename detail::owned_result_t<F, Args...>::value_type;
     detail::main_outcome<value> outcome;
     auto frame = detail::main_entry<value, std::decay_t<F>, std::decay_t<Args>...>(outcome, std::forward<F>(f),
-                                                                                  std::forward<Args>(args)...)
+                                                                                   std::forward<Args>(args)...)
                      .release();
     frame.promise().make_detached(nullptr);
     detail::run_main(opts, frame);
@@ -93,7 +93,7 @@ auto run(const options& opts, F&& f, Args&&... args) {
 }
 
 template <class F, class... Args>
-    requires detail::task_callable<F, Args...>
+requires detail::task_callable<F, Args...>
 auto run(F&& f, Args&&... args) {
     return run(options{}, std::forward<F>(f), std::forward<Args>(args)...);
 }

@@ -36,7 +36,7 @@ public:
         if (has_value_) value_.~T();
     }
     template <class U = T>
-        requires std::is_convertible_v<U&&, T>
+    requires std::is_convertible_v<U&&, T>
     void return_value(U&& value) noexcept(std::is_nothrow_convertible_v<U&&, T>) {
         ::new (static_cast<void*>(std::addressof(value_))) T(std::forward<U>(value));
         has_value_ = true;

@@ -42,7 +42,7 @@ public:
     // add(1), then go(f, args...) with done() called when the task ends, even by exception.
     // A task destroyed by run()'s shutdown does not call done().
     template <class F, class... Args>
-        requires detail::task_callable<F, Args...>
+    requires detail::task_callable<F, Args...>
     void go(F&& f, Args&&... args) {
         auto frame = detail::make_owned_task(std::forward<F>(f), std::forward<Args>(args)...).release();
         add(1);
@@ -62,10 +62,10 @@ public:
 
     private:
         friend class wait_group;
-        wait_group* group_;               // cleared if the group is destroyed first (shutdown)
-        waiter* next_ = nullptr;          // guarded by group_->list_lock_
+        wait_group* group_;       // cleared if the group is destroyed first (shutdown)
+        waiter* next_ = nullptr;  // guarded by group_->list_lock_
         std::coroutine_handle<> task_;
-        bool linked_ = false;             // guarded by group_->list_lock_
+        bool linked_ = false;  // guarded by group_->list_lock_
     };
 
 private:
@@ -88,6 +88,8 @@ private:
     void release_waiters() noexcept;
 };
 
-inline wait_group::waiter wait_group::wait() noexcept { return waiter{*this}; }
+inline wait_group::waiter wait_group::wait() noexcept {
+    return waiter{*this};
+}
 
 }  // namespace weft

@@ -7,9 +7,11 @@
 //      blocks, and owns a "bump" slab per class from which fresh blocks are cut. Allocation
 //      and free touch only thread-local state: no atomics, no locks, no malloc.
 //   3. A block freed on another thread simply joins that thread's cache (ownership
-//      migrates). A cache that grows past its limit hands half of it, as one batch, to the
-//      class's central list (a mutex); an empty cache takes a batch back before cutting new
-//      blocks. So a producer/consumer pair recycles blocks instead of growing without bound.
+//      migrates). A cache holds a current list and at most one full reserve batch; when the
+//      current list reaches the batch size it becomes the reserve and an older reserve goes
+//      to the class's central stack of batches (a mutex; O(1): a batch is a whole list). An empty cache takes its
+//      reserve, else a central batch, before cutting new blocks. So a producer/consumer pair recycles blocks instead of
+//      growing without bound.
 //   4. When a thread exits, its caches and bump slabs go to the central lists.
 //   5. Every slab is registered (registry_lock) and carries one tag byte per block. Root
 //      frames are tagged by frame_mark_root and untagged by destroy_root before they are
@@ -37,6 +39,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <utility>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -68,7 +71,7 @@ enum : std::uint8_t { tag_plain = 0, tag_root = 1 };
 struct slab {
     std::uint32_t block_size;
     std::uint32_t capacity;
-    std::uint32_t bumped;      // blocks cut so far; written by the slab's current owner thread
+    std::uint32_t bumped;       // blocks cut so far; written by the slab's current owner thread
     std::uint32_t index_magic;  // ceil(2^32 / block_size): offset -> index without a division
     std::size_t mapped_bytes;   // huge slabs: the mapping's length; 0 for pooled slabs
     slab* prev;                 // registry links, guarded by registry_lock
@@ -92,9 +95,9 @@ static_assert(class_of(16) == 0 && class_of(512) == 31 && class_of(513) == 32 &&
 static_assert(class_of(2049) == 56 && class_of(8192) == 79 && size_of_class(79) == 8192);
 static_assert(size_of_class(class_of(100)) >= 100 && size_of_class(class_of(1000)) >= 1000);
 
-// Blocks in a cache, cap and batch size: about 128 KiB per class per thread, at least 16.
+// Batch size: about 64 KiB of blocks per batch, at least 16 (a cache holds up to two).
 constexpr std::uint32_t cache_limit(std::size_t c) {
-    return static_cast<std::uint32_t>(std::clamp<std::size_t>(128 * 1024 / size_of_class(c), 16, 1024));
+    return static_cast<std::uint32_t>(std::clamp<std::size_t>(64 * 1024 / size_of_class(c), 16, 1024));
 }
 
 // Free-list links live in the first word of a free block (poisoned under ASan otherwise).
@@ -111,16 +114,20 @@ void write_link(void* block, void* next) noexcept {
     WEFT_POISON(block, sizeof(void*));
 }
 
+struct batch {
+    void* head = nullptr;
+    std::uint32_t count = 0;
+};
+
 struct central_list {
     std::mutex lock;
-    void* head = nullptr;          // guarded by lock
-    std::uint32_t count = 0;       // guarded by lock
-    std::vector<slab*> partial;    // slabs with uncut blocks, from exited threads; guarded by lock
+    std::vector<batch> batches;  // full batches from caches; guarded by lock
+    std::vector<slab*> partial;  // slabs with uncut blocks, from exited threads; guarded by lock
 };
 
 struct registry_state {
     std::mutex lock;
-    slab* head = nullptr;                  // all slabs; guarded by lock
+    slab* head = nullptr;                   // all slabs; guarded by lock
     unsigned char* chunk_cursor = nullptr;  // next free slab in the current chunk; guarded by lock
     unsigned char* chunk_end = nullptr;     // guarded by lock
 };
@@ -136,9 +143,9 @@ registry_state& registry() {
 }
 
 struct class_cache {
-    void* head;
-    std::uint32_t count;
-    slab* bump;
+    batch current;  // allocation pops and frees push here
+    batch reserve;  // a full batch kept back before going central
+    slab* bump;     // fresh blocks are cut from here
 };
 struct thread_cache {
     class_cache classes[class_count];
@@ -225,24 +232,20 @@ void huge_free(void* frame) noexcept {
     auto& r = registry();
     {
         std::lock_guard guard(r.lock);
-        if (s->prev) s->prev->next = s->next; else r.head = s->next;
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            r.head = s->next;
         if (s->next) s->next->prev = s->prev;
     }
     ::munmap(s, s->mapped_bytes);
 }
 
-// Moves `n` blocks from the front of the cache to the class's central list.
-void release_batch(std::size_t c, class_cache& cache, std::uint32_t n) {
-    void* first = cache.head;
-    void* last = first;
-    for (std::uint32_t i = 1; i < n; ++i) last = read_link(last);
-    cache.head = read_link(last);
-    cache.count -= n;
+void push_central(std::size_t c, const batch& b) {
+    if (b.count == 0) return;
     auto& list = central(c);
     std::lock_guard guard(list.lock);
-    write_link(last, list.head);
-    list.head = first;
-    list.count += n;
+    list.batches.push_back(b);
 }
 
 void flush_thread_cache() noexcept;
@@ -250,35 +253,34 @@ struct thread_exit_flusher {
     ~thread_exit_flusher() { flush_thread_cache(); }
 };
 
-// Slow path: the cache of class c is empty.
+void* pop_block(batch& b) noexcept {
+    void* block = b.head;
+    b.head = read_link(block);
+    --b.count;
+    return block;
+}
+
+// Slow path: the current list of class c is empty.
 void* refill(std::size_t c) {
     static thread_local thread_exit_flusher flusher;  // registers the flush at thread exit
     (void)flusher;
     class_cache& cache = t_cache.classes[c];
-    auto& list = central(c);
+    if (cache.reserve.count) {
+        cache.current = std::exchange(cache.reserve, batch{});
+        return pop_block(cache.current);
+    }
     {
+        auto& list = central(c);
         std::lock_guard guard(list.lock);
-        if (list.head) {
-            std::uint32_t n = std::min(list.count, cache_limit(c) / 2);
-            void* first = list.head;
-            void* last = first;
-            for (std::uint32_t i = 1; i < n; ++i) last = read_link(last);
-            list.head = read_link(last);
-            list.count -= n;
-            write_link(last, nullptr);
-            cache.head = first;
-            cache.count = n;
-        } else if (!cache.bump && !list.partial.empty()) {
+        if (!list.batches.empty()) {
+            cache.current = list.batches.back();
+            list.batches.pop_back();
+        } else if ((!cache.bump || cache.bump->bumped == cache.bump->capacity) && !list.partial.empty()) {
             cache.bump = list.partial.back();
             list.partial.pop_back();
         }
     }
-    if (cache.head) {
-        void* block = cache.head;
-        cache.head = read_link(block);
-        --cache.count;
-        return block;
-    }
+    if (cache.current.count) return pop_block(cache.current);
     if (!cache.bump || cache.bump->bumped == cache.bump->capacity) cache.bump = new_slab(c);
     slab* s = cache.bump;
     return s->data + std::size_t{s->bumped++} * s->block_size;
@@ -287,7 +289,8 @@ void* refill(std::size_t c) {
 void flush_thread_cache() noexcept {
     for (std::size_t c = 0; c < class_count; ++c) {
         class_cache& cache = t_cache.classes[c];
-        if (cache.count) release_batch(c, cache, cache.count);
+        push_central(c, std::exchange(cache.current, batch{}));
+        push_central(c, std::exchange(cache.reserve, batch{}));
         if (cache.bump && cache.bump->bumped < cache.bump->capacity) {
             auto& list = central(c);
             std::lock_guard guard(list.lock);
@@ -303,14 +306,8 @@ void* frame_alloc(std::size_t n) {
     t_cache.last_request = n;
     if (n > max_small) return huge_alloc(n);
     const std::size_t c = class_of(n);
-    class_cache& cache = t_cache.classes[c];
-    void* block = cache.head;
-    if (block) {
-        cache.head = read_link(block);
-        --cache.count;
-    } else {
-        block = refill(c);
-    }
+    batch& current = t_cache.classes[c].current;
+    void* block = current.count ? pop_block(current) : refill(c);
     WEFT_UNPOISON(block, n);
     return block;
 }
@@ -320,23 +317,34 @@ void frame_free(void* frame, std::size_t n) noexcept {
     const std::size_t c = class_of(n);
     WEFT_POISON(frame, size_of_class(c));
     class_cache& cache = t_cache.classes[c];
-    write_link(frame, cache.head);
-    cache.head = frame;
-    if (++cache.count > cache_limit(c)) release_batch(c, cache, cache.count / 2);
+    if (cache.current.count == cache_limit(c)) {
+        push_central(c, std::exchange(cache.reserve, std::exchange(cache.current, batch{})));
+    }
+    batch& current = cache.current;
+    write_link(frame, current.head);
+    ++current.count;
+    current.head = frame;
 }
 
-void frame_mark_root(void* frame) noexcept { tag_of(frame) = tag_root; }
+void frame_mark_root(void* frame) noexcept {
+    tag_of(frame) = tag_root;
+}
 
-void frame_unmark_root(void* frame) noexcept { tag_of(frame) = tag_plain; }
+void frame_unmark_root(void* frame) noexcept {
+    tag_of(frame) = tag_plain;
+}
 
-std::size_t frame_last_request() noexcept { return t_cache.last_request; }
+std::size_t frame_last_request() noexcept {
+    return t_cache.last_request;
+}
 
 std::size_t frame_destroy_all_roots() noexcept {
     std::vector<slab*> slabs;
     {
         auto& r = registry();
         std::lock_guard guard(r.lock);
-        for (slab* s = r.head; s; s = s->next) slabs.push_back(s);
+        for (slab* s = r.head; s; s = s->next)
+            slabs.push_back(s);
     }
     std::size_t destroyed = 0;
     for (slab* s : slabs) {

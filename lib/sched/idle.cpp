@@ -139,11 +139,15 @@ void idle_set::wake_all() noexcept {
         std::lock_guard guard(lock_);
         woken.swap(sleepers_);
         state_.fetch_add(static_cast<std::uint32_t>(woken.size()) * unparked_one, std::memory_order_seq_cst);
-        for (worker* w : woken) w->mark_woken();
+        for (worker* w : woken)
+            w->mark_woken();
     }
-    for (worker* w : woken) w->wake();
+    for (worker* w : woken)
+        w->wake();
 }
 
-unsigned idle_set::unparked() const noexcept { return unparked_of(state_.load(std::memory_order_relaxed)); }
+unsigned idle_set::unparked() const noexcept {
+    return unparked_of(state_.load(std::memory_order_relaxed));
+}
 
 }  // namespace weft::detail

@@ -53,8 +53,8 @@ private:
     // bits 0..15: searching workers; bits 16..31: unparked workers. Changed by RMW; read by
     // producers in notify_one. Changes that add or remove sleepers happen under lock_.
     alignas(64) std::atomic<std::uint32_t> state_;
-    std::mutex lock_;                 // protects sleepers_; a leaf lock
-    std::vector<worker*> sleepers_;   // guarded by lock_
+    std::mutex lock_;                // protects sleepers_; a leaf lock
+    std::vector<worker*> sleepers_;  // guarded by lock_
 };
 
 }  // namespace weft::detail

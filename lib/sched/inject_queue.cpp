@@ -7,7 +7,8 @@ namespace weft::detail {
 
 void inject_queue::grow() {
     std::vector<void*> bigger(ring_.size() * 2);
-    for (std::size_t i = 0; i < count_; ++i) bigger[i] = ring_[(head_ + i) % ring_.size()];
+    for (std::size_t i = 0; i < count_; ++i)
+        bigger[i] = ring_[(head_ + i) % ring_.size()];
     ring_.swap(bigger);
     head_ = 0;
 }
@@ -19,8 +20,10 @@ void inject_queue::push(std::coroutine_handle<> task) {
 
 void inject_queue::push_batch(void* const* tasks, std::size_t count) {
     std::lock_guard guard(lock_);
-    while (count_ + count > ring_.size()) grow();
-    for (std::size_t i = 0; i < count; ++i) ring_[(head_ + count_ + i) % ring_.size()] = tasks[i];
+    while (count_ + count > ring_.size())
+        grow();
+    for (std::size_t i = 0; i < count; ++i)
+        ring_[(head_ + count_ + i) % ring_.size()] = tasks[i];
     count_ += count;
     size_.store(count_, std::memory_order_relaxed);
 }

@@ -39,11 +39,11 @@ public:
 private:
     void grow();  // requires lock_
 
-    std::mutex lock_;                  // protects ring_, head_, count_; a leaf lock
+    std::mutex lock_;                                     // protects ring_, head_, count_; a leaf lock
     std::vector<void*> ring_ = std::vector<void*>(1024);  // guarded by lock_
-    std::size_t head_ = 0;             // guarded by lock_
-    std::size_t count_ = 0;            // guarded by lock_
-    std::atomic<std::size_t> size_{0};  // == count_, written under lock_, read without it
+    std::size_t head_ = 0;                                // guarded by lock_
+    std::size_t count_ = 0;                               // guarded by lock_
+    std::atomic<std::size_t> size_{0};                    // == count_, written under lock_, read without it
 };
 
 }  // namespace weft::detail

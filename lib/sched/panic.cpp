@@ -15,8 +15,8 @@
 namespace weft::detail {
 namespace {
 
-std::mutex g_handler_lock;   // protects g_handler
-panic_handler g_handler;     // guarded by g_handler_lock
+std::mutex g_handler_lock;  // protects g_handler
+panic_handler g_handler;    // guarded by g_handler_lock
 
 std::string current_exception_type_name() {
     const std::type_info* type = abi::__cxa_current_exception_type();

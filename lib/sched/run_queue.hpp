@@ -61,7 +61,8 @@ public:
         const std::uint32_t tail = tail_.load(std::memory_order_relaxed);
         const std::uint32_t n = (tail - head) / 2;
         if (n != capacity / 2) return false;
-        for (std::uint32_t i = 0; i < n; ++i) out[i] = slots_[(head + i) % capacity].load(std::memory_order_relaxed);
+        for (std::uint32_t i = 0; i < n; ++i)
+            out[i] = slots_[(head + i) % capacity].load(std::memory_order_relaxed);
         return head_.compare_exchange_strong(head, head + n, std::memory_order_release, std::memory_order_relaxed);
     }
 
@@ -84,8 +85,8 @@ public:
             if (n > room) n = room;
             if (n == 0) return {};
             for (std::uint32_t i = 0; i < n; ++i)
-                dest.slots_[(dest_tail + i) % capacity].store(slots_[(head + i) % capacity].load(std::memory_order_relaxed),
-                                                            std::memory_order_relaxed);
+                dest.slots_[(dest_tail + i) % capacity].store(
+                    slots_[(head + i) % capacity].load(std::memory_order_relaxed), std::memory_order_relaxed);
             // acq_rel: release orders our slot reads before the victim reuses them; acquire
             // keeps the retry's reads after it.
             if (head_.compare_exchange_strong(head, head + n, std::memory_order_acq_rel, std::memory_order_relaxed))

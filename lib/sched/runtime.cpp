@@ -37,12 +37,17 @@ constinit thread_local worker* t_worker = nullptr;
 
 }  // namespace
 
-worker* current_worker() noexcept { return t_worker; }
-void set_current_worker(worker* w) noexcept { t_worker = w; }
+worker* current_worker() noexcept {
+    return t_worker;
+}
+void set_current_worker(worker* w) noexcept {
+    t_worker = w;
+}
 
 runtime::runtime(unsigned workers) : idle_(workers) {
     workers_.reserve(workers);
-    for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+    for (unsigned i = 0; i < workers; ++i)
+        workers_.push_back(std::make_unique<worker>(*this, i));
 }
 
 void runtime::stop() noexcept {
@@ -50,7 +55,9 @@ void runtime::stop() noexcept {
     idle_.wake_all();
 }
 
-bool shutting_down() noexcept { return g_shutting_down.load(std::memory_order_relaxed); }
+bool shutting_down() noexcept {
+    return g_shutting_down.load(std::memory_order_relaxed);
+}
 
 void schedule(std::coroutine_handle<> task) noexcept {
     if (worker* w = t_worker) {
@@ -118,13 +125,16 @@ void run_main(const options& opts, std::coroutine_handle<> main_root) {
 
     std::vector<std::thread> threads;
     threads.reserve(n - 1);
-    for (unsigned i = 1; i < n; ++i) threads.emplace_back([&rt, i] { rt.at(i).run(); });
+    for (unsigned i = 1; i < n; ++i)
+        threads.emplace_back([&rt, i] { rt.at(i).run(); });
     rt.at(0).run();
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
 
     g_shutting_down.store(true, std::memory_order_relaxed);
     rt.inject().clear();
-    for (unsigned i = 0; i < n; ++i) rt.at(i).discard_queued();
+    for (unsigned i = 0; i < n; ++i)
+        rt.at(i).discard_queued();
     frame_destroy_all_roots();
     g_shutting_down.store(false, std::memory_order_relaxed);
     g_runtime.store(nullptr, std::memory_order_release);
@@ -134,7 +144,8 @@ void run_main(const options& opts, std::coroutine_handle<> main_root) {
 std::int64_t live_tasks() noexcept {
     std::int64_t total = g_external_live.load(std::memory_order_relaxed);
     if (runtime* rt = g_runtime.load(std::memory_order_acquire)) {
-        for (unsigned i = 0; i < rt->size(); ++i) total += rt->at(i).live_delta();
+        for (unsigned i = 0; i < rt->size(); ++i)
+            total += rt->at(i).live_delta();
     }
     return total < 0 ? 0 : total;
 }
@@ -153,6 +164,8 @@ unsigned maxprocs() noexcept {
     return running ? running : detail::default_maxprocs();
 }
 
-std::size_t num_tasks() noexcept { return static_cast<std::size_t>(detail::live_tasks()); }
+std::size_t num_tasks() noexcept {
+    return static_cast<std::size_t>(detail::live_tasks());
+}
 
 }  // namespace weft

@@ -22,6 +22,8 @@ void finish_root(std::coroutine_handle<> frame, std::exception_ptr& escaped, wai
     if (group) group->done();  // a negative counter here is a panic: done() throws into noexcept
 }
 
-void throw_bad_await(const char* what) { throw std::logic_error(what); }
+void throw_bad_await(const char* what) {
+    throw std::logic_error(what);
+}
 
 }  // namespace weft::detail

@@ -30,8 +30,7 @@ constexpr std::uint32_t max_lifo_streak = 3;
 constexpr std::uint32_t inject_interval = 61;
 }  // namespace
 
-worker::worker(runtime& rt, unsigned index) noexcept
-    : rt_(rt), index_(index), rng_(0x9e3779b9u * (index + 1)) {}
+worker::worker(runtime& rt, unsigned index) noexcept : rt_(rt), index_(index), rng_(0x9e3779b9u * (index + 1)) {}
 
 std::uint32_t worker::random() noexcept {
     // xorshift32: victim selection only.
@@ -118,7 +117,8 @@ void worker::park() noexcept {
         return;
     }
     // acquire: pairs with unpark's release store.
-    while (wake_word_.load(std::memory_order_acquire) == 0) wake_word_.wait(0, std::memory_order_acquire);
+    while (wake_word_.load(std::memory_order_acquire) == 0)
+        wake_word_.wait(0, std::memory_order_acquire);
     searching_ = !rt_.stopping();
 }
 

@@ -35,8 +35,12 @@ public:
     unsigned index() const noexcept { return index_; }
 
     // Task accounting for num_tasks(): written only by this worker, read by anyone.
-    void count_started() noexcept { started_.store(started_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
-    void count_finished() noexcept { finished_.store(finished_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+    void count_started() noexcept {
+        started_.store(started_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    void count_finished() noexcept {
+        finished_.store(finished_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
     std::int64_t live_delta() const noexcept {
         return static_cast<std::int64_t>(started_.load(std::memory_order_relaxed) -
                                          finished_.load(std::memory_order_relaxed));
@@ -56,7 +60,7 @@ private:
     runtime& rt_;
     const unsigned index_;
     run_queue queue_;
-    std::coroutine_handle<> lifo_;  // owner only
+    std::coroutine_handle<> lifo_;   // owner only
     std::uint32_t lifo_streak_ = 0;  // owner only: consecutive LIFO runs
     std::uint32_t tick_ = 0;         // owner only
     std::uint32_t rng_;              // owner only

@@ -20,7 +20,9 @@ namespace {
 constexpr std::int64_t has_waiters = 1;
 constexpr std::int64_t waking = 2;
 constexpr std::int64_t counter_one = 4;
-constexpr std::int64_t counter_of(std::int64_t state) { return state >> 2; }
+constexpr std::int64_t counter_of(std::int64_t state) {
+    return state >> 2;
+}
 
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -32,11 +34,14 @@ void cpu_relax() noexcept {
 void wait_group::lock_list() noexcept {
     // acquire: pairs with unlock_list's release; makes the list as the last holder left it.
     while (list_lock_.exchange(true, std::memory_order_acquire)) {
-        while (list_lock_.load(std::memory_order_relaxed)) cpu_relax();
+        while (list_lock_.load(std::memory_order_relaxed))
+            cpu_relax();
     }
 }
 
-void wait_group::unlock_list() noexcept { list_lock_.store(false, std::memory_order_release); }
+void wait_group::unlock_list() noexcept {
+    list_lock_.store(false, std::memory_order_release);
+}
 
 void wait_group::wait_while_waking() const noexcept {
     int spins = 0;
@@ -53,10 +58,13 @@ void wait_group::wait_while_waking() const noexcept {
 wait_group::~wait_group() {
     // Only reachable with waiters during run()'s shutdown: detach them so their destructors
     // do not reach back into this group.
-    for (waiter* w = waiters_; w; w = w->next_) w->group_ = nullptr;
+    for (waiter* w = waiters_; w; w = w->next_)
+        w->group_ = nullptr;
 }
 
-std::int64_t wait_group::count() const noexcept { return counter_of(state_.load(std::memory_order_acquire)); }
+std::int64_t wait_group::count() const noexcept {
+    return counter_of(state_.load(std::memory_order_acquire));
+}
 
 void wait_group::add(std::int64_t delta) {
     std::int64_t state = state_.load(std::memory_order_relaxed);
@@ -79,7 +87,8 @@ void wait_group::release_waiters() noexcept {
     lock_list();
     waiter* list = waiters_;
     waiters_ = nullptr;
-    for (waiter* w = list; w; w = w->next_) w->linked_ = false;
+    for (waiter* w = list; w; w = w->next_)
+        w->linked_ = false;
     unlock_list();
     // release: the list is detached; waiters spinning in wait_while_waking may now return.
     // From here on the group may be destroyed; the nodes stay valid until their own task is

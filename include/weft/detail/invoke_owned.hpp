@@ -32,8 +32,8 @@ template <class F, class... Args>
 using owned_result_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
 
 template <class F, class... Args>
-concept task_callable = std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> &&
-                        is_task<owned_result_t<F, Args...>>::value;
+concept task_callable =
+    std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> && is_task<owned_result_t<F, Args...>>::value;
 
 // A parameter that holds its own copy of the argument (same type, by value), or a reference
 // the caller asked for explicitly with std::ref.
@@ -46,9 +46,9 @@ inline constexpr bool param_owns_arg =
 template <class F, class... Args>
 struct direct_call : std::false_type {};
 template <class R, class... Params, class... Args>
-    requires(sizeof...(Params) == sizeof...(Args))
-struct direct_call<R (*)(Params...), Args...>
-    : std::bool_constant<(param_owns_arg<Params, Args> && ...)> {};
+requires(sizeof...(Params) == sizeof...(Args)) struct direct_call<R (*)(Params...), Args...>
+    : std::bool_constant<(param_owns_arg<Params, Args> && ...)> {
+};
 
 template <class F, class... Args>
 owned_result_t<F, Args...> invoke_owned(F f, Args... args) {

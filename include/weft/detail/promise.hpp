@@ -105,22 +105,20 @@ public:
     }
 
     std::exception_ptr& exception() noexcept { return exception_; }
-    wait_group* group() const noexcept {
-        return reinterpret_cast<wait_group*>(link_.load(std::memory_order_relaxed));
-    }
+    wait_group* group() const noexcept { return reinterpret_cast<wait_group*>(link_.load(std::memory_order_relaxed)); }
 
 private:
     std::coroutine_handle<> on_final(std::coroutine_handle<> self) noexcept {
         switch (mode_) {
-        case task_mode::child:
-            return std::coroutine_handle<>::from_address(
-                reinterpret_cast<void*>(link_.load(std::memory_order_relaxed)));
-        case task_mode::detached:
-            note_root_finished();
-            finish_root(self, exception_, group());
-            return std::noop_coroutine();
-        case task_mode::joinable:
-            break;
+            case task_mode::child:
+                return std::coroutine_handle<>::from_address(
+                    reinterpret_cast<void*>(link_.load(std::memory_order_relaxed)));
+            case task_mode::detached:
+                note_root_finished();
+                finish_root(self, exception_, group());
+                return std::noop_coroutine();
+            case task_mode::joinable:
+                break;
         }
         note_root_finished();
         // acq_rel: release publishes the result to the joiner/handle; acquire pairs with
