@@ -1,7 +1,9 @@
 // Provides everything: the umbrella header for weft, Go's concurrency model for C++20.
 #pragma once
 
+#include <weft/chan.hpp>
 #include <weft/go.hpp>
 #include <weft/runtime.hpp>
+#include <weft/select.hpp>
 #include <weft/task.hpp>
 #include <weft/wait_group.hpp>

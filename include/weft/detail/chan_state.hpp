@@ -1,0 +1,230 @@
+// Provides the shared state behind every chan<T> handle: the lock, the ring buffer, the
+// queues of parked senders and receivers, and the claim protocol used by select.
+// The design, its invariants and the select protocol are in docs/design/channels.md.
+//
+// Invariants (all under `lock`)
+//   - At least one of sendq and recvq is empty, except transiently inside a select that is
+//     registering on both sides of one channel (its own nodes never match each other).
+//   - sendq is non-empty only if the buffer is full (count == capacity).
+//   - recvq is non-empty only if the buffer is empty.
+//   - Once `closed`, both queues are empty and stay empty.
+//   - A queued waiter's frame is suspended; it is resumed only by the one thread that
+//     unlinked it with a successful claim (close, or the matching operation).
+#pragma once
+
+#include <weft/detail/spin_lock.hpp>
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace weft::detail {
+
+// The shared fate of a select's waiters: the first operation to claim one of them wins the
+// whole select; the others are skipped and later withdrawn by the select itself.
+class select_arbiter {
+public:
+    bool try_claim(std::uint32_t case_index) noexcept {
+        std::int32_t expected = -1;
+        // acq_rel: the winner's later writes (the value) are ordered after the claim; the
+        // selecting task learns the winner only after being scheduled (happens-before).
+        return winner_.compare_exchange_strong(expected, static_cast<std::int32_t>(case_index),
+                                               std::memory_order_acq_rel, std::memory_order_acquire);
+    }
+    std::int32_t winner() const noexcept { return winner_.load(std::memory_order_acquire); }
+
+private:
+    std::atomic<std::int32_t> winner_{-1};  // -1 until claimed; written once by the claimer
+};
+
+enum class waiter_state : std::uint8_t {
+    idle,    // not in any queue
+    queued,  // in a channel queue
+    done,    // completed by a counterpart: value delivered or taken
+    closed,  // completed by close()
+};
+
+// An intrusive node in a channel's sendq or recvq, living in the parked task's frame.
+struct chan_waiter {
+    chan_waiter* prev = nullptr;  // guarded by the channel's lock while queued
+    chan_waiter* next = nullptr;  // ditto; close() reuses it to chain the wake-up list
+    select_arbiter* arbiter = nullptr;  // null for a plain send/recv
+    std::coroutine_handle<> task;
+    void* item = nullptr;  // recv: std::optional<T>* to fill; send: T* to move from
+    std::uint32_t case_index = 0;
+    waiter_state state = waiter_state::idle;  // guarded by the channel's lock
+};
+
+class waiter_queue {
+public:
+    bool empty() const noexcept { return head_ == nullptr; }
+    void push_back(chan_waiter* w) noexcept;
+    void remove(chan_waiter* w) noexcept;
+    // Unlinks and returns the first waiter that may complete now: a plain waiter, or a select
+    // waiter whose select this call claims. Select waiters that lost are unlinked and skipped.
+    chan_waiter* pop_claimable() noexcept;
+
+private:
+    chan_waiter* head_ = nullptr;
+    chan_waiter* tail_ = nullptr;
+};
+
+class chan_base {
+public:
+    explicit chan_base(std::size_t capacity) noexcept : capacity_(capacity) {}
+    chan_base(const chan_base&) = delete;
+    chan_base& operator=(const chan_base&) = delete;
+
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    // True when this was the last reference (the caller deletes the state).
+    bool drop_ref() noexcept {
+        // acq_rel: the last owner sees every other owner's writes before destroying.
+        return refs_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+    }
+
+    std::size_t capacity() const noexcept { return capacity_; }
+    std::size_t size() noexcept;
+
+    // Closes the channel (throws channel_closed if it already is) and wakes every parked
+    // sender and receiver. Call without the lock.
+    void close();
+
+    spin_lock lock;          // protects everything below; order: by address (select)
+    waiter_queue recvq;      // guarded by lock
+    waiter_queue sendq;      // guarded by lock
+    std::size_t count = 0;   // guarded by lock: values in the buffer
+    bool closed = false;     // guarded by lock
+
+private:
+    const std::size_t capacity_;
+    std::atomic<std::size_t> refs_{1};  // handles (chan, views, select cases, parked awaiters)
+};
+
+// Schedules each waiter of a list chained by `next` (after the channel lock is released).
+void wake_list(chan_waiter* list) noexcept;
+// Schedules one completed waiter (after the channel lock is released).
+void wake_one(chan_waiter* w) noexcept;
+
+[[noreturn]] void throw_send_on_closed();
+[[noreturn]] void throw_close_of_nil();
+// A fast per-thread random number (select's poll order).
+std::uint32_t fast_random() noexcept;
+
+enum class send_status : std::uint8_t { sent, would_block, closed };
+
+// Element types with no state are counted, not stored.
+template <class T>
+inline constexpr bool counted_only = std::is_empty_v<T> && std::is_trivially_default_constructible_v<T>;
+
+template <class T>
+class chan_state final : public chan_base {
+public:
+    explicit chan_state(std::size_t capacity) : chan_base(capacity) {
+        if constexpr (!counted_only<T>) {
+            if (capacity) slots_ = static_cast<T*>(::operator new(capacity * sizeof(T), std::align_val_t{alignof(T)}));
+        }
+    }
+    ~chan_state() {
+        if constexpr (!counted_only<T>) {
+            for (std::size_t i = 0; i < count; ++i) slots_[(head_ + i) % capacity()].~T();
+            if (slots_) ::operator delete(slots_, std::align_val_t{alignof(T)});
+        }
+    }
+
+    static void release(chan_state* state) noexcept {
+        if (state && state->drop_ref()) delete state;
+    }
+
+    // Lock held. Completes a receive now if it can: true, with `out` holding the value (or
+    // empty: closed and drained). `*wake` is set to a sender to schedule after unlocking.
+    bool try_recv_locked(std::optional<T>& out, chan_waiter** wake) {
+        if (chan_waiter* sender = sendq.pop_claimable()) {
+            T& sent = *static_cast<T*>(sender->item);
+            if (capacity() == 0) {
+                out.emplace(std::move(sent));
+            } else {  // buffer full: take its head, the sender's value goes to its tail
+                out.emplace(pop_buffer());
+                push_buffer(std::move(sent));
+            }
+            sender->state = waiter_state::done;
+            *wake = sender;
+            return true;
+        }
+        if (count > 0) {
+            out.emplace(pop_buffer());
+            return true;
+        }
+        if (closed) {
+            out.reset();
+            return true;
+        }
+        return false;
+    }
+
+    // Lock held. Completes a send now if it can. On `sent`, `value` was moved from and
+    // `*wake` may name a receiver to schedule after unlocking.
+    send_status try_send_locked(T& value, chan_waiter** wake) {
+        if (closed) return send_status::closed;
+        if (chan_waiter* receiver = recvq.pop_claimable()) {
+            static_cast<std::optional<T>*>(receiver->item)->emplace(std::move(value));
+            receiver->state = waiter_state::done;
+            *wake = receiver;
+            return send_status::sent;
+        }
+        if (count < capacity()) {
+            push_buffer(std::move(value));
+            return send_status::sent;
+        }
+        return send_status::would_block;
+    }
+
+private:
+    void push_buffer(T&& value) {
+        if constexpr (!counted_only<T>) ::new (static_cast<void*>(slots_ + (head_ + count) % capacity())) T(std::move(value));
+        ++count;
+    }
+    T pop_buffer() {
+        --count;
+        if constexpr (counted_only<T>) {
+            return T{};
+        } else {
+            T& slot = slots_[head_];
+            head_ = (head_ + 1) % capacity();
+            T value(std::move(slot));
+            slot.~T();
+            return value;
+        }
+    }
+
+    T* slots_ = nullptr;    // ring of `capacity` raw slots (none for counted_only types)
+    std::size_t head_ = 0;  // guarded by lock: index of the oldest buffered value
+};
+
+// An owning pointer to a chan_state (intrusive reference count).
+template <class T>
+class chan_ref {
+public:
+    chan_ref() noexcept = default;
+    explicit chan_ref(chan_state<T>* adopted) noexcept : state_(adopted) {}
+    chan_ref(const chan_ref& other) noexcept : state_(other.state_) {
+        if (state_) state_->add_ref();
+    }
+    chan_ref(chan_ref&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+    chan_ref& operator=(chan_ref other) noexcept {
+        std::swap(state_, other.state_);
+        return *this;
+    }
+    ~chan_ref() { chan_state<T>::release(state_); }
+    chan_state<T>* get() const noexcept { return state_; }
+
+private:
+    chan_state<T>* state_ = nullptr;
+};
+
+}  // namespace weft::detail

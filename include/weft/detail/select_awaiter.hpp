@@ -1,0 +1,203 @@
+// Provides select_awaiter: the awaiter of weft::select (Go's selectgo; the protocol and its
+// invariants are in docs/design/channels.md).
+//
+//   1. Lock every distinct non-nil channel of the select, in address order.
+//   2. Poll the cases in a uniformly random order; the first that can complete now does,
+//      and the select returns it (after unlocking).
+//   3. None can: a default_case fires if present.
+//   4. Otherwise queue one node per case (all sharing one select_arbiter), unlock from a
+//      copy of the lock list on the stack (after the last unlock the task may already be
+//      running elsewhere), and park.
+//   5. The first counterpart to claim a node wins the arbiter, completes that case under
+//      its channel's lock, and schedules the task. Counterparts that find a node whose
+//      select was already won unlink it and skip it.
+//   6. On resumption, lock every channel again and withdraw the nodes still queued.
+#pragma once
+
+#include <weft/detail/chan_state.hpp>
+#include <weft/detail/select_cases.hpp>
+
+#include <array>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <tuple>
+#include <utility>
+#include <variant>
+
+namespace weft::detail {
+
+template <class... Cases>
+class select_awaiter {
+    static constexpr std::size_t count = sizeof...(Cases);
+    static constexpr bool has_default = (is_default_case<Cases>::value || ...);
+    static constexpr std::size_t default_index = [] {
+        constexpr bool is_default[] = {is_default_case<Cases>::value...};
+        for (std::size_t i = 0; i < count; ++i)
+            if (is_default[i]) return i;
+        return count;
+    }();
+
+public:
+    using result_type = std::variant<typename Cases::result_type...>;
+
+    explicit select_awaiter(Cases&&... cases) : cases_(std::move(cases)...) {}
+    select_awaiter(select_awaiter&&) = default;
+    select_awaiter(const select_awaiter&) = delete;
+    ~select_awaiter() {
+        if (!parked_) return;  // never parked, or already resumed
+        lock_all();            // destroyed while parked (shutdown): withdraw every node
+        for_each_index([&](auto& c) {
+            if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
+                if (c.channel()) c.withdraw();
+            }
+        });
+        unlock_all(locks_, locked_);
+    }
+
+    bool await_ready() {
+        collect_channels();
+        if (locked_ == 0) {
+            if constexpr (has_default) {
+                fired_ = default_index;
+                return true;
+            }
+            return false;  // only nil channels: block forever
+        }
+        lock_all();
+        std::array<std::uint8_t, count> order;
+        for (std::size_t i = 0; i < count; ++i) order[i] = static_cast<std::uint8_t>(i);
+        for (std::size_t i = count - 1; i > 0; --i) std::swap(order[i], order[fast_random() % (i + 1)]);
+        for (std::size_t k = 0; k < count; ++k) {
+            chan_waiter* wake = nullptr;
+            if (try_case(order[k], &wake)) {
+                fired_ = order[k];
+                unlock_all(locks_, locked_);
+                if (wake) wake_one(wake);
+                return true;
+            }
+        }
+        if constexpr (has_default) {
+            fired_ = default_index;
+            unlock_all(locks_, locked_);
+            return true;
+        }
+        return false;  // the locks stay held until await_suspend
+    }
+
+    bool await_suspend(std::coroutine_handle<> self) noexcept {
+        if (locked_ == 0) return true;  // parked forever; destroyed at shutdown
+        std::uint32_t index = 0;
+        for_each_index([&](auto& c) {
+            if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
+                if (c.channel()) c.enqueue(&arbiter_, index, self);
+            }
+            ++index;
+        });
+        parked_ = true;
+        const std::array<chan_base*, count> locks = locks_;  // ours may vanish at any unlock
+        unlock_all(locks, locked_);
+        return true;
+    }
+
+    result_type await_resume() {
+        if (parked_) {
+            fired_ = static_cast<std::size_t>(arbiter_.winner());
+            lock_all();
+            std::size_t index = 0;
+            for_each_index([&](auto& c) {
+                if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
+                    if (index != fired_ && c.channel()) c.withdraw();
+                }
+                ++index;
+            });
+            unlock_all(locks_, locked_);
+            parked_ = false;
+            send_closed_ = closed_send(fired_);
+        }
+        if (send_closed_) throw_send_on_closed();
+        return make_result(fired_, std::index_sequence_for<Cases...>{});
+    }
+
+private:
+    template <class F>
+    void for_each_index(F&& f) {
+        std::apply([&](auto&... c) { (f(c), ...); }, cases_);
+    }
+
+    void collect_channels() noexcept {
+        locked_ = 0;
+        for_each_index([&](auto& c) {
+            chan_base* ch = c.channel();
+            if (!ch) return;
+            std::size_t pos = 0;
+            while (pos < locked_ && locks_[pos] < ch) ++pos;
+            if (pos < locked_ && locks_[pos] == ch) return;  // the same channel twice
+            for (std::size_t k = locked_; k > pos; --k) locks_[k] = locks_[k - 1];
+            locks_[pos] = ch;
+            ++locked_;
+        });
+    }
+    void lock_all() noexcept {
+        for (std::size_t k = 0; k < locked_; ++k) locks_[k]->lock.lock();
+    }
+    static void unlock_all(const std::array<chan_base*, count>& locks, std::size_t n) noexcept {
+        for (std::size_t k = 0; k < n; ++k) locks[k]->lock.unlock();
+    }
+
+    bool try_case(std::size_t target, chan_waiter** wake) {
+        bool done = false;
+        std::size_t index = 0;
+        for_each_index([&](auto& c) {
+            if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
+                if (index == target && c.channel()) done = c.try_now(wake, send_closed_);
+            }
+            ++index;
+        });
+        return done;
+    }
+    bool closed_send(std::size_t target) {
+        bool closed = false;
+        std::size_t index = 0;
+        for_each_index([&](auto& c) {
+            if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
+                if (index == target) closed = c.closed_send();
+            }
+            ++index;
+        });
+        return closed;
+    }
+
+    template <std::size_t I>
+    result_type result_at() {
+        auto& c = std::get<I>(cases_);
+        if constexpr (is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
+            return result_type{std::in_place_index<I>};
+        } else {
+            return result_type{std::in_place_index<I>, c.take()};
+        }
+    }
+    template <std::size_t... I>
+    result_type make_result(std::size_t fired, std::index_sequence<I...>) {
+        using maker = result_type (select_awaiter::*)();
+        static constexpr maker makers[] = {&select_awaiter::result_at<I>...};
+        return (this->*makers[fired])();
+    }
+
+    std::tuple<Cases...> cases_;
+    select_arbiter arbiter_;
+    std::array<chan_base*, count> locks_{};  // distinct non-nil channels, by address
+    std::size_t fired_ = 0;
+    std::uint8_t locked_ = 0;   // entries of locks_ in use
+    bool parked_ = false;        // nodes are (or may be) queued
+    bool send_closed_ = false;   // the fired case was a send on a closed channel
+};
+
+// `select()` with no cases: parks forever (destroyed at shutdown).
+struct select_forever {
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<>) const noexcept { return true; }
+    void await_resume() const noexcept {}
+};
+
+}  // namespace weft::detail

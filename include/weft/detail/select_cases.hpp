@@ -1,0 +1,103 @@
+// Provides the case types of weft::select (recv_case, send_case, default_case_t) and the
+// operations the select awaiter performs on them under their channels' locks.
+#pragma once
+
+#include <weft/detail/chan_state.hpp>
+
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace weft {
+template <class T>
+class chan;
+}
+
+namespace weft::detail {
+
+struct default_case_t {
+    using result_type = std::monostate;
+    chan_base* channel() const noexcept { return nullptr; }
+};
+
+template <class T>
+class recv_case {
+public:
+    using result_type = std::optional<T>;
+    explicit recv_case(const chan<T>& ch) : ch_(ch) {}
+    recv_case(recv_case&&) = default;
+    recv_case(const recv_case&) = delete;
+
+    chan_base* channel() const noexcept { return ch_.state(); }
+
+    // Lock held: completes now if it can (*wake: a sender to schedule after unlocking).
+    bool try_now(chan_waiter** wake, bool& /*send_closed*/) { return ch_.state()->try_recv_locked(result_, wake); }
+    // Lock held: parks this case's node on the channel.
+    void enqueue(select_arbiter* arbiter, std::uint32_t index, std::coroutine_handle<> task) noexcept {
+        node_.arbiter = arbiter;
+        node_.case_index = index;
+        node_.task = task;
+        node_.item = &result_;
+        ch_.state()->recvq.push_back(&node_);
+    }
+    // Lock held: takes the node out of the queue if it is still there.
+    void withdraw() noexcept {
+        if (node_.state == waiter_state::queued) ch_.state()->recvq.remove(&node_);
+    }
+    bool closed_send() const noexcept { return false; }
+    result_type take() { return std::move(result_); }
+
+private:
+    chan<T> ch_;
+    std::optional<T> result_;
+    chan_waiter node_;
+};
+
+template <class T>
+class send_case {
+public:
+    using result_type = std::monostate;
+    send_case(const chan<T>& ch, T value) : ch_(ch), value_(std::move(value)) {}
+    send_case(send_case&&) = default;
+    send_case(const send_case&) = delete;
+
+    chan_base* channel() const noexcept { return ch_.state(); }
+
+    bool try_now(chan_waiter** wake, bool& send_closed) {
+        switch (ch_.state()->try_send_locked(value_, wake)) {
+        case send_status::sent:
+            return true;
+        case send_status::closed:
+            send_closed = true;
+            return true;
+        case send_status::would_block:
+            break;
+        }
+        return false;
+    }
+    void enqueue(select_arbiter* arbiter, std::uint32_t index, std::coroutine_handle<> task) noexcept {
+        node_.arbiter = arbiter;
+        node_.case_index = index;
+        node_.task = task;
+        node_.item = &value_;
+        ch_.state()->sendq.push_back(&node_);
+    }
+    void withdraw() noexcept {
+        if (node_.state == waiter_state::queued) ch_.state()->sendq.remove(&node_);
+    }
+    bool closed_send() const noexcept { return node_.state == waiter_state::closed; }
+    result_type take() noexcept { return {}; }
+
+private:
+    chan<T> ch_;
+    T value_;
+    chan_waiter node_;
+};
+
+template <class T>
+struct is_default_case : std::is_same<std::remove_cvref_t<T>, default_case_t> {};
+
+}  // namespace weft::detail

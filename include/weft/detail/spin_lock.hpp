@@ -1,0 +1,23 @@
+// Provides spin_lock: a test-and-test-and-set lock for critical sections of a few dozen
+// instructions (channel and wait_group state). Spins with `pause`, then yields the thread.
+#pragma once
+
+#include <atomic>
+
+namespace weft::detail {
+
+void spin_lock_contended(std::atomic<bool>& locked) noexcept;
+
+class spin_lock {
+public:
+    void lock() noexcept {
+        // acquire: pairs with unlock's release; the protected state is as the holder left it.
+        if (locked_.exchange(true, std::memory_order_acquire)) spin_lock_contended(locked_);
+    }
+    void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> locked_{false};
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,53 @@
+// Provides weft::select: wait on several channel operations, Go's select statement.
+//
+//     auto r = co_await weft::select(weft::recv(results), weft::send(out, 7), weft::default_case);
+//     switch (r.index()) {
+//     case 0: use(std::get<0>(r)); break;   // std::optional<T>: nullopt if `results` closed
+//     case 1: break;                        // sent
+//     case 2: break;                        // nothing was ready
+//     }
+//
+// Returns std::variant<R0, R1, ...>, one alternative per case in order (std::optional<T> for
+// recv, std::monostate for send and default_case), whose index() is the case that fired.
+// Semantics are Go's: if several cases are ready, one is chosen uniformly at random; else
+// default_case fires if present (at most one, anywhere in the list); else the task parks
+// on every case until exactly one completes, and the others are withdrawn with no value
+// lost or duplicated. Nil channels' cases are never chosen. A send case on a closed channel
+// throws weft::channel_closed, even when default_case is present. `select()` with no cases,
+// or with only nil channels and no default, blocks forever (returns void / never resumes).
+// The same channel may appear in several cases; a select never receives its own send.
+#pragma once
+
+#include <weft/chan.hpp>
+#include <weft/detail/select_awaiter.hpp>
+
+namespace weft {
+
+inline constexpr detail::default_case_t default_case{};
+
+template <class T>
+detail::recv_case<T> recv(const chan<T>& ch) {
+    return detail::recv_case<T>{ch};
+}
+template <class T>
+detail::recv_case<T> recv(const recv_chan<T>& ch) {
+    return detail::recv_case<T>{ch.underlying()};
+}
+template <class T>
+detail::send_case<T> send(const chan<T>& ch, std::type_identity_t<T> value) {
+    return detail::send_case<T>{ch, std::move(value)};
+}
+template <class T>
+detail::send_case<T> send(const send_chan<T>& ch, std::type_identity_t<T> value) {
+    return detail::send_case<T>{ch.underlying(), std::move(value)};
+}
+
+template <class... Cases>
+[[nodiscard]] detail::select_awaiter<Cases...> select(Cases... cases) {
+    static_assert((detail::is_default_case<Cases>::value + ... + 0) <= 1, "weft::select: at most one default_case");
+    return detail::select_awaiter<Cases...>{std::move(cases)...};
+}
+
+[[nodiscard]] inline detail::select_forever select() noexcept { return {}; }
+
+}  // namespace weft
