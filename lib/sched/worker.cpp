@@ -64,6 +64,11 @@ std::coroutine_handle<> worker::next_local() noexcept {
             ++lifo_streak_;
             return std::exchange(lifo_, {});
         }
+        if (queue_.empty() && rt_.inject().empty()) {
+            // Nothing is waiting behind the LIFO task: the streak starves nobody.
+            lifo_streak_ = 1;
+            return std::exchange(lifo_, {});
+        }
         schedule_back(std::exchange(lifo_, {}));
     }
     lifo_streak_ = 0;
