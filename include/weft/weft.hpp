@@ -6,4 +6,5 @@
 #include <weft/runtime.hpp>
 #include <weft/select.hpp>
 #include <weft/task.hpp>
+#include <weft/time.hpp>
 #include <weft/wait_group.hpp>

@@ -101,6 +101,19 @@ void idle_set::notify_one() noexcept {
     sleeper->wake();
 }
 
+void idle_set::notify_timer() noexcept {
+    worker* sleeper = nullptr;
+    {
+        std::lock_guard guard(lock_);
+        if (sleepers_.empty()) return;
+        sleeper = sleepers_.back();
+        sleepers_.pop_back();
+        state_.fetch_add(unparked_one + searching_one, std::memory_order_seq_cst);
+        sleeper->mark_woken();
+    }
+    sleeper->wake();
+}
+
 bool idle_set::try_start_searching() noexcept {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     for (;;) {

@@ -19,6 +19,10 @@ public:
     // queue). Wakes one parked worker if nobody is searching and somebody is parked.
     void notify_one() noexcept;
 
+    // A timer was armed earlier than any parked worker will wake: wake one (it re-computes
+    // its timeout when it parks again), even if others are searching.
+    void notify_timer() noexcept;
+
     // A worker with no local work wants to search (steal). False if half the workers
     // already search; the worker then parks without searching.
     bool try_start_searching() noexcept;

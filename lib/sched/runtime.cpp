@@ -44,7 +44,7 @@ void set_current_worker(worker* w) noexcept {
     t_worker = w;
 }
 
-runtime::runtime(unsigned workers) : idle_(workers) {
+runtime::runtime(unsigned workers) : idle_(workers), timers_(workers) {
     workers_.reserve(workers);
     for (unsigned i = 0; i < workers; ++i)
         workers_.push_back(std::make_unique<worker>(*this, i));
@@ -53,6 +53,35 @@ runtime::runtime(unsigned workers) : idle_(workers) {
 void runtime::stop() noexcept {
     stopping_.store(true, std::memory_order_release);
     idle_.wake_all();
+}
+
+void runtime::timer_armed(std::uint64_t tick) noexcept {
+    bool later_sleeper = false;
+    for (auto& w : workers_) {
+        const std::uint64_t until = w->parked_until();
+        if (until == 0) continue;          // running: it checks timers as it goes
+        if (until <= tick) return;         // it wakes in time and fires this one too
+        later_sleeper = true;
+    }
+    if (later_sleeper) idle_.notify_timer();
+}
+
+bool timer_arm(timer_node& node, timer_node::clock::time_point deadline) noexcept {
+    runtime* rt = g_runtime.load(std::memory_order_acquire);
+    if (!rt || shutting_down()) return false;
+    worker* w = t_worker;
+    const std::uint64_t tick = rt->timers().arm(w ? w->index() : 0, node, deadline);
+    rt->timer_armed(tick);
+    return true;
+}
+
+bool timer_cancel(timer_node& node) noexcept { return timer_service::cancel(node); }
+
+timer_node::clock::time_point deadline_after(timer_node::clock::duration d) noexcept {
+    const auto now = timer_node::clock::now();
+    if (d <= timer_node::clock::duration::zero()) return now;
+    if (d >= timer_node::clock::time_point::max() - now) return timer_node::clock::time_point::max();
+    return now + d;
 }
 
 bool shutting_down() noexcept {

@@ -8,6 +8,7 @@
 #include "sched/idle.hpp"
 #include "sched/inject_queue.hpp"
 #include "sched/worker.hpp"
+#include "time/timer_service.hpp"
 
 #include <atomic>
 #include <memory>
@@ -24,6 +25,10 @@ public:
 
     inject_queue& inject() noexcept { return inject_; }
     idle_set& idle() noexcept { return idle_; }
+    timer_service& timers() noexcept { return timers_; }
+
+    // A timer was armed for `tick`: wake a parked worker if none will wake by then.
+    void timer_armed(std::uint64_t tick) noexcept;
 
     // Set once by request_stop (release); workers poll it between tasks (acquire).
     bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
@@ -33,6 +38,7 @@ private:
     std::vector<std::unique_ptr<worker>> workers_;
     inject_queue inject_;
     idle_set idle_;
+    timer_service timers_;
     std::atomic<bool> stopping_{false};
 };
 

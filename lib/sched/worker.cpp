@@ -10,7 +10,10 @@
 //   3. The local run queue (FIFO), then a batch from the injection queue.
 //   4. Search: if fewer than half the workers are searching, steal half of a random
 //      victim's queue (trying every victim once), then the injection queue.
-//   5. Park (idle.cpp): the futex wait; no CPU is used until notify_one or stop.
+//   5. Park (idle.cpp): fire due timers of every shard first; then the futex wait, with
+//      a timeout at the earliest timer deadline of all shards (none if there is no timer);
+//      no CPU is used until then, notify_one, or stop.
+//   Timers are also checked every `timer_interval` tasks while busy (one clock read).
 //
 // The LIFO slot is private to its worker (Tokio's rule): pushing into an empty slot wakes
 // nobody, since the running worker will take it next; displacing a task into the
@@ -18,6 +21,7 @@
 // task in its worker's LIFO slot.
 #include "sched/worker.hpp"
 
+#include "sched/futex.hpp"
 #include "sched/runtime.hpp"
 
 #include <chrono>
@@ -28,6 +32,7 @@ namespace weft::detail {
 namespace {
 constexpr std::uint32_t max_lifo_streak = 3;
 constexpr std::uint32_t inject_interval = 61;
+constexpr std::uint32_t timer_interval = 16;
 }  // namespace
 
 worker::worker(runtime& rt, unsigned index) noexcept : rt_(rt), index_(index), rng_(0x9e3779b9u * (index + 1)) {}
@@ -56,7 +61,9 @@ void worker::schedule_next(std::coroutine_handle<> task) noexcept {
 }
 
 std::coroutine_handle<> worker::next_local() noexcept {
-    if (++tick_ % inject_interval == 0) {
+    ++tick_;
+    if (tick_ % timer_interval == 0) fire_timers(false);
+    if (tick_ % inject_interval == 0) {
         if (auto task = rt_.inject().pop()) return task;
     }
     if (lifo_) {
@@ -112,20 +119,51 @@ bool worker::any_work_visible() const noexcept {
     return false;
 }
 
+bool worker::fire_timers(bool all) noexcept {
+    timer_service& timers = rt_.timers();
+    const std::uint64_t earliest = timers.earliest_tick();
+    if (earliest == timer_shard::never) return false;
+    const auto now = timer_service::clock::now();
+    if (earliest > timers.now_tick(now)) return false;
+    return timers.fire_due(now, index_, all) != 0;
+}
+
 void worker::park() noexcept {
+    if (fire_timers(true)) return;  // woke tasks: run them first
     rt_.idle().enter_parked(*this, searching_);
     searching_ = false;
     rt_.idle().park_barrier();
-    if (any_work_visible() || rt_.stopping()) {
+    timer_service& timers = rt_.timers();
+    std::uint64_t until = timers.earliest_tick();
+    for (;;) {
+        // seq_cst store, then load next_tick (seq_cst in arm): Dekker with timer arming.
+        parked_until_.store(until, std::memory_order_seq_cst);
+        const std::uint64_t again = timers.earliest_tick();
+        if (again >= until) break;
+        until = again;
+    }
+    const bool due = until != timer_shard::never && until <= timers.now_tick(timer_service::clock::now());
+    if (due || any_work_visible() || rt_.stopping()) {
+        parked_until_.store(0, std::memory_order_relaxed);
         rt_.idle().cancel_park(*this);
         searching_ = true;
         return;
     }
-    // acquire: pairs with unpark's release store.
-    while (wake_word_.load(std::memory_order_acquire) == 0)
-        wake_word_.wait(0, std::memory_order_acquire);
+    const auto deadline = timers.time_of(until);
+    // acquire: pairs with mark_woken's release store.
+    while (wake_word_.load(std::memory_order_acquire) == 0) {
+        futex_wait(wake_word_, 0, deadline);
+        if (deadline != timer_service::clock::time_point::max() && timer_service::clock::now() >= deadline) break;
+    }
+    parked_until_.store(0, std::memory_order_relaxed);
+    if (wake_word_.load(std::memory_order_acquire) == 0) {
+        // Timed out: leave the sleepers (or consume a wake-up that raced with the timeout).
+        rt_.idle().cancel_park(*this);
+    }
     searching_ = !rt_.stopping();
 }
+
+void worker::wake() noexcept { futex_wake_one(wake_word_); }
 
 void worker::run() noexcept {
     set_current_worker(this);

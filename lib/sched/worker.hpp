@@ -29,7 +29,11 @@ public:
     void prepare_park() noexcept { wake_word_.store(0, std::memory_order_relaxed); }
     void mark_woken() noexcept { wake_word_.store(1, std::memory_order_release); }
     // After the lock: the futex wake (a stale one is harmless: the waiter re-checks the word).
-    void wake() noexcept { wake_word_.notify_one(); }
+    void wake() noexcept;
+    // The wheel tick this worker sleeps until: 0 while it runs, `never` if parked without
+    // a timeout. Written by the worker (seq_cst: the store half of the Dekker pair with
+    // timer arming, see timer_service::arm); read by runtime::timer_armed.
+    std::uint64_t parked_until() const noexcept { return parked_until_.load(std::memory_order_seq_cst); }
 
     run_queue& queue() noexcept { return queue_; }
     unsigned index() const noexcept { return index_; }
@@ -54,6 +58,7 @@ private:
     std::coroutine_handle<> steal() noexcept;
     std::coroutine_handle<> search() noexcept;
     void park() noexcept;
+    bool fire_timers(bool all) noexcept;
     bool any_work_visible() const noexcept;
     std::uint32_t random() noexcept;
 
@@ -68,6 +73,7 @@ private:
     // Futex word: 0 while parked, 1 once woken. Written by the waker (release), read by the
     // sleeper (acquire) so the wake-up's cause is visible.
     alignas(64) std::atomic<std::uint32_t> wake_word_{0};
+    std::atomic<std::uint64_t> parked_until_{0};
     std::atomic<std::uint64_t> started_{0};   // written by this worker only
     std::atomic<std::uint64_t> finished_{0};  // written by this worker only
 };
