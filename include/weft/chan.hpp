@@ -23,10 +23,12 @@
 
 #include <weft/detail/chan_ops.hpp>
 #include <weft/detail/chan_state.hpp>
+#include <weft/task.hpp>
 
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
@@ -43,9 +45,32 @@ struct unit {
 };
 
 template <class T>
+class chan;
+template <class T>
 class send_chan;
 template <class T>
 class recv_chan;
+
+// What `co_await ch.recv(ctx)` gives: the value (nullopt if the channel is closed and
+// drained, or the context ended first), and the context's error if it ended first.
+template <class T>
+struct recv_result {
+    std::optional<T> value;
+    std::error_code err;
+};
+
+namespace detail {
+// Defined in select.hpp: a select between the channel and ctx.done().
+template <class T, class Ctx>
+task<recv_result<T>> recv_with(chan<T> ch, Ctx ctx);
+template <class T, class Ctx>
+task<std::error_code> send_with(chan<T> ch, T value, Ctx ctx);
+template <class Ctx>
+concept context_like = requires(const Ctx& c) {
+    c.done();
+    c.err();
+};
+}  // namespace detail
 
 template <class T>
 class chan {
@@ -58,6 +83,18 @@ public:
     [[nodiscard]] detail::send_awaiter<T> send(T value) const { return detail::send_awaiter<T>{state(), std::move(value)}; }
     // Gives the next value, or std::nullopt once the channel is closed and drained.
     [[nodiscard]] detail::recv_awaiter<T> recv() const noexcept { return detail::recv_awaiter<T>{state()}; }
+
+    // As recv()/send(), but returns early when `ctx` (a weft::context) ends:
+    //     auto r = co_await ch.recv(ctx);      // recv_result<T>: r.value, r.err
+    //     std::error_code e = co_await ch.send(v, ctx);
+    template <detail::context_like Ctx>
+    [[nodiscard]] task<recv_result<T>> recv(const Ctx& ctx) const {
+        return detail::recv_with<T, Ctx>(*this, ctx);
+    }
+    template <detail::context_like Ctx>
+    [[nodiscard]] task<std::error_code> send(T value, const Ctx& ctx) const {
+        return detail::send_with<T, Ctx>(*this, std::move(value), ctx);
+    }
 
     // Sends without blocking: true if sent (only then is an rvalue moved from); false if it
     // would block (and always on nil). Throws channel_closed if closed.
@@ -127,6 +164,10 @@ public:
     send_chan(const chan<T>& ch) noexcept : ch_(ch) {}  // NOLINT: implicit, like Go's conversion
 
     [[nodiscard]] detail::send_awaiter<T> send(T value) const { return ch_.send(std::move(value)); }
+    template <detail::context_like Ctx>
+    [[nodiscard]] task<std::error_code> send(T value, const Ctx& ctx) const {
+        return ch_.send(std::move(value), ctx);
+    }
     template <class U = T>
         requires std::is_convertible_v<U&&, T>
     bool try_send(U&& value) const {
@@ -153,6 +194,10 @@ public:
     recv_chan(const chan<T>& ch) noexcept : ch_(ch) {}  // NOLINT: implicit, like Go's conversion
 
     [[nodiscard]] detail::recv_awaiter<T> recv() const noexcept { return ch_.recv(); }
+    template <detail::context_like Ctx>
+    [[nodiscard]] task<recv_result<T>> recv(const Ctx& ctx) const {
+        return ch_.recv(ctx);
+    }
     std::optional<T> try_recv() const { return ch_.try_recv(); }
     std::size_t size() const noexcept { return ch_.size(); }
     std::size_t capacity() const noexcept { return ch_.capacity(); }

@@ -50,4 +50,19 @@ template <class... Cases>
 
 [[nodiscard]] inline detail::select_forever select() noexcept { return {}; }
 
+namespace detail {
+template <class T, class Ctx>
+task<recv_result<T>> recv_with(chan<T> ch, Ctx ctx) {
+    auto r = co_await weft::select(weft::recv(ch), weft::recv(ctx.done()));
+    if (r.index() == 0) co_return recv_result<T>{std::move(std::get<0>(r)), {}};
+    co_return recv_result<T>{std::nullopt, ctx.err()};
+}
+template <class T, class Ctx>
+task<std::error_code> send_with(chan<T> ch, T value, Ctx ctx) {
+    auto r = co_await weft::select(weft::send(ch, std::move(value)), weft::recv(ctx.done()));
+    if (r.index() == 0) co_return std::error_code{};
+    co_return ctx.err();
+}
+}  // namespace detail
+
 }  // namespace weft

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <weft/chan.hpp>
+#include <weft/context.hpp>
 #include <weft/go.hpp>
 #include <weft/runtime.hpp>
 #include <weft/select.hpp>
