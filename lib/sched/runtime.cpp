@@ -165,6 +165,7 @@ void run_main(const options& opts, std::coroutine_handle<> main_root) {
     for (unsigned i = 0; i < n; ++i)
         rt.at(i).discard_queued();
     frame_destroy_all_roots();
+    rt.timers().fire_all_for_shutdown();  // heap timers still armed release their state
     g_shutting_down.store(false, std::memory_order_relaxed);
     g_runtime.store(nullptr, std::memory_order_release);
     g_run_active.store(false, std::memory_order_release);

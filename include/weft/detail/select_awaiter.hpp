@@ -116,7 +116,7 @@ public:
             send_closed_ = closed_send(fired_);
         }
         if (send_closed_) throw_send_on_closed();
-        return make_result(fired_, std::index_sequence_for<Cases...>{});
+        return make_result<0>(fired_);
     }
 
 private:
@@ -177,11 +177,14 @@ private:
             return result_type{std::in_place_index<I>, c.take()};
         }
     }
-    template <std::size_t... I>
-    result_type make_result(std::size_t fired, std::index_sequence<I...>) {
-        using maker = result_type (select_awaiter::*)();
-        static constexpr maker makers[] = {&select_awaiter::result_at<I>...};
-        return (this->*makers[fired])();
+    template <std::size_t I>
+    result_type make_result(std::size_t fired) {
+        if constexpr (I + 1 == count) {
+            return result_at<I>();
+        } else {
+            if (fired == I) return result_at<I>();
+            return make_result<I + 1>(fired);
+        }
     }
 
     std::tuple<Cases...> cases_;
