@@ -96,21 +96,17 @@ public:
         return detail::send_with<T, Ctx>(*this, std::move(value), ctx);
     }
 
-    // Sends without blocking: true if sent (only then is an rvalue moved from); false if it
-    // would block (and always on nil). Throws channel_closed if closed.
+    // Sends without blocking: true if sent; false if it would block (and always on nil).
+    // An rvalue T is moved from only if sent. Throws channel_closed if closed.
     template <class U = T>
         requires std::is_convertible_v<U&&, T>
     bool try_send(U&& value) const {
-        auto* s = state();
-        if (!s) return false;
-        T item(std::forward<U>(value));
-        s->lock.lock();
-        detail::chan_waiter* wake = nullptr;
-        const auto status = s->try_send_locked(item, &wake);
-        s->lock.unlock();
-        if (wake) detail::wake_one(wake);
-        if (status == detail::send_status::closed) detail::throw_send_on_closed();
-        return status == detail::send_status::sent;
+        if constexpr (std::is_same_v<U, T>) {  // an rvalue T: hand it over only on success
+            return try_send_item(value);
+        } else {
+            T item(std::forward<U>(value));  // a copy (lvalue) or a conversion
+            return try_send_item(item);
+        }
     }
     // Receives without blocking: a value if one is ready; std::nullopt if none is ready or
     // the channel is closed and drained (a select with default_case tells the two apart).
@@ -142,6 +138,18 @@ public:
     detail::chan_state<T>* state() const noexcept { return ref_.get(); }  // for weft's own use
 
 private:
+    bool try_send_item(T& item) const {
+        auto* s = state();
+        if (!s) return false;
+        s->lock.lock();
+        detail::chan_waiter* wake = nullptr;
+        const auto status = s->try_send_locked(item, &wake);
+        s->lock.unlock();
+        if (wake) detail::wake_one(wake);
+        if (status == detail::send_status::closed) detail::throw_send_on_closed();
+        return status == detail::send_status::sent;
+    }
+
     template <class U>
     friend chan<U> make_chan(std::size_t capacity);
     explicit chan(detail::chan_state<T>* adopted) noexcept : ref_(adopted) {}

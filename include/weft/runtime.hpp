@@ -45,7 +45,6 @@ panic_handler set_panic_handler(panic_handler handler);
 namespace detail {
 void run_main(const options& opts, std::coroutine_handle<> main_root);
 void request_stop() noexcept;
-void schedule_yield(std::coroutine_handle<> task) noexcept;
 
 template <class T>
 struct main_outcome {

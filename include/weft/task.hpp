@@ -75,6 +75,8 @@ public:
 
 template <class T>
 class task_promise final : public task_promise_storage<T> {
+    static_assert(alignof(task_promise_storage<T>) <= 16, "weft::task<T>: a T aligned to more than 16 bytes is not supported");
+
 public:
     task<T> get_return_object() noexcept;
 };

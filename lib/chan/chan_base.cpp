@@ -71,9 +71,11 @@ void chan_base::close() {
 }
 
 void wake_list(chan_waiter* list) noexcept {
+    if (list && !list->next) return wake_one(list);
+    wake_batch batch;  // close: every waiter reaches the scheduler in a few batches
     while (list) {
         chan_waiter* next = list->next;  // read before the task may run and free the node
-        schedule(list->task);
+        batch.add(list->task);
         list = next;
     }
 }

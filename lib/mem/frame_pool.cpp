@@ -13,9 +13,10 @@
 //      reserve, else a central batch, before cutting new blocks. So a producer/consumer pair recycles blocks instead of
 //      growing without bound.
 //   4. When a thread exits, its caches and bump slabs go to the central lists.
-//   5. Every slab is registered (registry_lock) and carries one tag byte per block. Root
-//      frames are tagged by frame_mark_root and untagged by destroy_root before they are
-//      destroyed; run()'s shutdown walks the registry and destroys what is still tagged.
+//   5. Every slab is registered (registry_lock). A freed block gets frame_layout::free_mark
+//      in its mode byte; a live frame holds its promise's mode there. run()'s shutdown walks
+//      every block ever cut and destroys the live roots. (Rejected: a tag byte per block in
+//      the slab header: two workers freeing neighbouring blocks write the same cache line.)
 //   Slabs are carved from 2 MiB mappings and are never returned to the OS (huge ones are).
 //
 // Rejected: a lock-free remote-free stack per owner (Go's, mimalloc's): cheaper for
@@ -66,8 +67,6 @@ constexpr std::size_t chunk_bytes = 2 * 1024 * 1024;
 constexpr std::size_t max_small = 8192;
 constexpr std::size_t class_count = 80;
 
-enum : std::uint8_t { tag_plain = 0, tag_root = 1 };
-
 struct slab {
     std::uint32_t block_size;
     std::uint32_t capacity;
@@ -77,8 +76,6 @@ struct slab {
     slab* prev;                 // registry links, guarded by registry_lock
     slab* next;
     unsigned char* data;
-    // One tag per block follows the header (see frame_mark_root).
-    std::uint8_t* tags() noexcept { return reinterpret_cast<std::uint8_t*>(this + 1); }
 };
 
 constexpr std::size_t class_of(std::size_t n) {
@@ -96,9 +93,16 @@ static_assert(class_of(2049) == 56 && class_of(8192) == 79 && size_of_class(79) 
 static_assert(size_of_class(class_of(100)) >= 100 && size_of_class(class_of(1000)) >= 1000);
 
 // Batch size: about 64 KiB of blocks per batch, at least 16 (a cache holds up to two).
-constexpr std::uint32_t cache_limit(std::size_t c) {
+constexpr std::uint32_t compute_cache_limit(std::size_t c) {
     return static_cast<std::uint32_t>(std::clamp<std::size_t>(64 * 1024 / size_of_class(c), 16, 1024));
 }
+// Per-class batch sizes, computed once (a division on every free would cost ~20 cycles).
+constexpr auto cache_limits = [] {
+    std::array<std::uint32_t, class_count> limits{};
+    for (std::size_t c = 0; c < class_count; ++c) limits[c] = compute_cache_limit(c);
+    return limits;
+}();
+constexpr std::uint32_t cache_limit(std::size_t c) { return cache_limits[c]; }
 
 // Free-list links live in the first word of a free block (poisoned under ASan otherwise).
 void* read_link(void* block) noexcept {
@@ -173,12 +177,8 @@ void register_slab(registry_state& r, slab* s) {  // requires r.lock
 }
 
 void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::size_t mapped) {
-    std::size_t cap = (total_bytes - sizeof(slab)) / (block_size + 1);
-    std::size_t data_offset = 0;
-    for (;; --cap) {
-        data_offset = (sizeof(slab) + cap + 63) & ~std::size_t{63};
-        if (data_offset + cap * block_size <= total_bytes) break;
-    }
+    const std::size_t data_offset = (sizeof(slab) + 63) & ~std::size_t{63};
+    const std::size_t cap = (total_bytes - data_offset) / block_size;
     s->block_size = static_cast<std::uint32_t>(block_size);
     s->capacity = static_cast<std::uint32_t>(cap);
     s->bumped = 0;
@@ -188,7 +188,7 @@ void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::si
     WEFT_POISON(s->data, cap * block_size);
 }
 
-slab* new_slab(std::size_t c) {
+[[gnu::noinline, gnu::cold]] slab* new_slab(std::size_t c) {
     auto& r = registry();
     std::lock_guard guard(r.lock);
     if (r.chunk_cursor == r.chunk_end) {
@@ -205,14 +205,7 @@ slab* new_slab(std::size_t c) {
 slab* slab_of(void* frame) noexcept {
     return reinterpret_cast<slab*>(reinterpret_cast<std::uintptr_t>(frame) & ~(slab_bytes - 1));
 }
-std::uint8_t& tag_of(void* frame) noexcept {
-    slab* s = slab_of(frame);
-    auto offset = static_cast<std::uint64_t>(static_cast<unsigned char*>(frame) - s->data);
-    auto index = (offset * s->index_magic) >> 32;
-    return s->tags()[index];
-}
-
-void* huge_alloc(std::size_t n) {
+[[gnu::noinline, gnu::cold]] void* huge_alloc(std::size_t n) {
     std::size_t total = (n + sizeof(slab) + 1 + 127 + slab_bytes - 1) & ~(slab_bytes - 1);
     auto* s = static_cast<slab*>(map_aligned(total));
     init_slab(s, n, total, total);
@@ -227,7 +220,7 @@ void* huge_alloc(std::size_t n) {
     return s->data;
 }
 
-void huge_free(void* frame) noexcept {
+[[gnu::noinline, gnu::cold]] void huge_free(void* frame) noexcept {
     slab* s = slab_of(frame);
     auto& r = registry();
     {
@@ -241,7 +234,7 @@ void huge_free(void* frame) noexcept {
     ::munmap(s, s->mapped_bytes);
 }
 
-void push_central(std::size_t c, const batch& b) {
+[[gnu::noinline, gnu::cold]] void push_central(std::size_t c, const batch& b) {
     if (b.count == 0) return;
     auto& list = central(c);
     std::lock_guard guard(list.lock);
@@ -261,7 +254,7 @@ void* pop_block(batch& b) noexcept {
 }
 
 // Slow path: the current list of class c is empty.
-void* refill(std::size_t c) {
+[[gnu::noinline, gnu::cold]] void* refill(std::size_t c) {
     static thread_local thread_exit_flusher flusher;  // registers the flush at thread exit
     (void)flusher;
     class_cache& cache = t_cache.classes[c];
@@ -313,6 +306,7 @@ void* frame_alloc(std::size_t n) {
 }
 
 void frame_free(void* frame, std::size_t n) noexcept {
+    static_cast<unsigned char*>(frame)[frame_layout::mode_offset()] = frame_layout::free_mark;
     if (n > max_small) return huge_free(frame);
     const std::size_t c = class_of(n);
     WEFT_POISON(frame, size_of_class(c));
@@ -326,14 +320,6 @@ void frame_free(void* frame, std::size_t n) noexcept {
     current.head = frame;
 }
 
-void frame_mark_root(void* frame) noexcept {
-    tag_of(frame) = tag_root;
-}
-
-void frame_unmark_root(void* frame) noexcept {
-    tag_of(frame) = tag_plain;
-}
-
 std::size_t frame_last_request() noexcept {
     return t_cache.last_request;
 }
@@ -343,20 +329,26 @@ std::size_t frame_destroy_all_roots() noexcept {
     {
         auto& r = registry();
         std::lock_guard guard(r.lock);
-        for (slab* s = r.head; s; s = s->next)
-            slabs.push_back(s);
+        for (slab* s = r.head; s; s = s->next) slabs.push_back(s);
     }
+    const std::size_t at = frame_layout::mode_offset();
     std::size_t destroyed = 0;
     for (slab* s : slabs) {
         // A huge slab is unmapped when its root is destroyed: read its fields first.
         const std::uint32_t bumped = s->bumped;
-        const bool huge = s->mapped_bytes != 0;
+        const std::uint32_t block_size = s->block_size;
+        unsigned char* const data = s->data;
         for (std::uint32_t i = 0; i < bumped; ++i) {
-            if (s->tags()[i] != tag_root) continue;
-            s->tags()[i] = tag_plain;
-            std::coroutine_handle<>::from_address(s->data + std::size_t{i} * s->block_size).destroy();
-            ++destroyed;
-            if (huge) break;
+            unsigned char* block = data + std::size_t{i} * block_size;
+            WEFT_UNPOISON(block + at, 1);
+            const std::uint8_t mode = block[at];
+            if (mode == static_cast<std::uint8_t>(task_mode::detached) ||
+                mode == static_cast<std::uint8_t>(task_mode::joinable)) {
+                std::coroutine_handle<>::from_address(block).destroy();
+                ++destroyed;
+            } else if (mode == frame_layout::free_mark) {
+                WEFT_POISON(block + at, 1);
+            }
         }
     }
     return destroyed;

@@ -1,15 +1,20 @@
-// Provides run_queue: a worker's bounded FIFO of runnable tasks, lock-free for its owner and
-// stealable by other workers (the algorithm of Go's runqput/runqget/runqgrab).
+// Provides run_queue: a worker's bounded ring of runnable tasks, lock-free for its owner and
+// stealable by other workers. The owner pushes and pops at the tail (newest first: fork-join
+// runs depth first, so live frames stay O(depth)) and now and then takes the oldest from
+// the head (fairness); thieves take the older half from the head. Tail pops follow
+// Chase-Lev; head takes and steals follow Go's runqget/runqgrab.
 //
 // Who may call what
-//   owner only:   push, pop, take_half (the overflow path)
+//   owner only:   push, pop_newest, pop_oldest, take_half (the overflow path)
 //   any worker:   steal_into (the thief passes its own queue as destination), size
 //
 // Invariants
 //   - head_ <= tail_ (as unsigned distances), tail_ - head_ <= capacity.
 //   - Slots in [head_, tail_) hold tasks; only the owner writes slots, and only at tail_.
-//   - head_ advances only by a successful CAS (owner pop, overflow, or a thief), so a task is
-//     handed to exactly one consumer.
+//   - head_ advances only by a successful CAS (owner pop_oldest, overflow, or a thief), so a
+//     task taken from the head goes to exactly one consumer. The owner's pop_newest takes
+//     the tail slot without a CAS when at least two tasks are queued; for the last one it
+//     races thieves with the same CAS on head_ (Chase-Lev).
 //
 // The one tricky race: a thief copies slots [h, h+n) and then CASes head_ from h to h+n.
 // Meanwhile the owner may pop/overflow (advancing head_) and push, overwriting slots
@@ -41,12 +46,34 @@ public:
         return true;
     }
 
+    // Owner: removes the newest task (Chase-Lev pop), or returns a null handle.
+    std::coroutine_handle<> pop_newest() noexcept {
+        const std::uint32_t tail = tail_.load(std::memory_order_relaxed) - 1;
+        tail_.store(tail, std::memory_order_relaxed);
+        // seq_cst fence: orders our tail store before the head load (StoreLoad), pairing
+        // with the fence thieves run between their head and tail loads.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        std::uint32_t head = head_.load(std::memory_order_relaxed);
+        const auto size = static_cast<std::int32_t>(tail - head);
+        if (size < 0) {  // empty: undo
+            tail_.store(head, std::memory_order_relaxed);
+            return {};
+        }
+        void* task = slots_[tail % capacity].load(std::memory_order_relaxed);
+        if (size > 0) return std::coroutine_handle<>::from_address(task);  // thieves stop short of it
+        // The last task: thieves may be after it too; one CAS on head decides.
+        const bool won = head_.compare_exchange_strong(head, head + 1, std::memory_order_seq_cst,
+                                                       std::memory_order_relaxed);
+        tail_.store(tail + 1, std::memory_order_relaxed);
+        return won ? std::coroutine_handle<>::from_address(task) : std::coroutine_handle<>{};
+    }
+
     // Owner: removes the oldest task, or returns a null handle.
-    std::coroutine_handle<> pop() noexcept {
+    std::coroutine_handle<> pop_oldest() noexcept {
         std::uint32_t head = head_.load(std::memory_order_acquire);
         for (;;) {
             const std::uint32_t tail = tail_.load(std::memory_order_relaxed);
-            if (head == tail) return {};
+            if (static_cast<std::int32_t>(tail - head) <= 0) return {};
             void* task = slots_[head % capacity].load(std::memory_order_relaxed);
             // release: orders our slot read before a later overwrite by push (acquire there).
             if (head_.compare_exchange_weak(head, head + 1, std::memory_order_release, std::memory_order_acquire))
@@ -77,19 +104,22 @@ public:
         for (;;) {
             // acquire (both): see the slots the victim published before moving its tail.
             std::uint32_t head = head_.load(std::memory_order_acquire);
+            // seq_cst fence: pairs with pop_newest's fence (the owner's tail decrement is
+            // either seen here, or the owner sees our head CAS and leaves the slot to us).
+            std::atomic_thread_fence(std::memory_order_seq_cst);
             const std::uint32_t tail = tail_.load(std::memory_order_acquire);
+            if (static_cast<std::int32_t>(tail - head) <= 0) return {};
             n = tail - head;
             n -= n / 2;
-            if (n == 0) return {};
             if (n > capacity / 2) continue;  // inconsistent head/tail pair; read again
             if (n > room) n = room;
             if (n == 0) return {};
             for (std::uint32_t i = 0; i < n; ++i)
                 dest.slots_[(dest_tail + i) % capacity].store(
                     slots_[(head + i) % capacity].load(std::memory_order_relaxed), std::memory_order_relaxed);
-            // acq_rel: release orders our slot reads before the victim reuses them; acquire
-            // keeps the retry's reads after it.
-            if (head_.compare_exchange_strong(head, head + n, std::memory_order_acq_rel, std::memory_order_relaxed))
+            // seq_cst: the CAS that pop_newest's last-task CAS competes with; it also orders
+            // our slot reads before the victim reuses them.
+            if (head_.compare_exchange_strong(head, head + n, std::memory_order_seq_cst, std::memory_order_relaxed))
                 break;
         }
         void* last = dest.slots_[(dest_tail + n - 1) % capacity].load(std::memory_order_relaxed);
@@ -101,7 +131,8 @@ public:
     std::uint32_t size() const noexcept {
         const std::uint32_t head = head_.load(std::memory_order_acquire);
         const std::uint32_t tail = tail_.load(std::memory_order_acquire);
-        return tail - head;
+        const auto n = static_cast<std::int32_t>(tail - head);
+        return n > 0 ? static_cast<std::uint32_t>(n) : 0;  // a pop in progress may make it -1
     }
     bool empty() const noexcept { return size() == 0; }
 

@@ -34,6 +34,7 @@ std::atomic<std::int64_t> g_external_live{0};
 std::atomic<bool> g_run_active{false};
 
 constinit thread_local worker* t_worker = nullptr;
+constinit thread_local wake_batch* t_batch = nullptr;
 
 }  // namespace
 
@@ -100,12 +101,35 @@ void schedule(std::coroutine_handle<> task) noexcept {
 }
 
 void schedule_yield(std::coroutine_handle<> task) noexcept {
-    if (worker* w = t_worker) {
-        w->schedule_back(task);
-        return;
-    }
-    schedule(task);
+    runtime* rt = g_runtime.load(std::memory_order_acquire);
+    if (!rt || shutting_down()) return;
+    rt->inject().push(task);  // behind everything already runnable
+    rt->idle().notify_one();
 }
+
+void schedule_batch(void* const* tasks, std::size_t count) noexcept {
+    runtime* rt = g_runtime.load(std::memory_order_acquire);
+    if (!rt || shutting_down() || count == 0) return;
+    rt->inject().push_batch(tasks, count);
+    rt->idle().notify_one();  // a searcher that finds work wakes the next (chained wake-ups)
+}
+
+wake_batch::wake_batch() noexcept : outer_(t_batch) { t_batch = this; }
+
+wake_batch::~wake_batch() {
+    schedule_batch(tasks_, count_);
+    t_batch = outer_;
+}
+
+void wake_batch::add(std::coroutine_handle<> task) noexcept {
+    if (count_ == capacity) {
+        schedule_batch(tasks_, count_);
+        count_ = 0;
+    }
+    tasks_[count_++] = task.address();
+}
+
+wake_batch* wake_batch::current() noexcept { return t_batch; }
 
 void start_root(std::coroutine_handle<> root) {
     if (shutting_down()) {
@@ -116,12 +140,12 @@ void start_root(std::coroutine_handle<> root) {
         root.destroy();
         throw std::logic_error("weft: go/spawn called with no runtime running (call it inside weft::run)");
     }
-    frame_mark_root(root.address());
     if (worker* w = t_worker) {
         w->count_started();
-    } else {
-        g_external_live.fetch_add(1, std::memory_order_relaxed);
+        w->schedule_spawned(root);
+        return;
     }
+    g_external_live.fetch_add(1, std::memory_order_relaxed);
     schedule(root);
 }
 
@@ -168,6 +192,7 @@ void run_main(const options& opts, std::coroutine_handle<> main_root) {
     rt.timers().fire_all_for_shutdown();  // heap timers still armed release their state
     g_shutting_down.store(false, std::memory_order_relaxed);
     g_runtime.store(nullptr, std::memory_order_release);
+    g_external_live.store(0, std::memory_order_relaxed);  // no task outlives run()
     g_run_active.store(false, std::memory_order_release);
 }
 

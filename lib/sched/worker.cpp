@@ -3,11 +3,14 @@
 // The loop, one iteration per task
 //   1. Every 61st tick, take one task from the injection queue first, so tasks queued there
 //      (overflow, other threads) cannot starve behind local work (Go's schedtick % 61).
-//   2. The LIFO slot: the task most recently spawned or woken by the running task. It runs
-//      next for cache locality (a ping-pong pair stays on one core), at most
-//      `max_lifo_streak` times in a row; then it is moved to the back of the run queue so
-//      the pair cannot starve the queue.
-//   3. The local run queue (FIFO), then a batch from the injection queue.
+//      On the same tick the oldest local task goes first too, so the run queue's LIFO order
+//      (below) cannot starve an old task.
+//   2. The LIFO slot: the task most recently woken by the running task. It runs next for
+//      cache locality (a ping-pong pair stays on one core), at most `max_lifo_streak`
+//      times in a row; then one queued task runs first, so the pair cannot starve the queue.
+//   3. The local run queue, newest first: a spawned task goes there (stealable), and
+//      fork-join code then runs depth first with O(depth) live frames, as in Cilk, while
+//      thieves take the oldest (largest) work. Then a batch from the injection queue.
 //   4. Search: if fewer than half the workers are searching, steal half of a random
 //      victim's queue (trying every victim once), then the injection queue.
 //   5. Park (idle.cpp): fire due timers of every shard first; then the futex wait, with
@@ -18,7 +21,8 @@
 // The LIFO slot is private to its worker (Tokio's rule): pushing into an empty slot wakes
 // nobody, since the running worker will take it next; displacing a task into the
 // stealable queue notifies a parked worker. A task that never suspends delays only the one
-// task in its worker's LIFO slot.
+// task in its worker's LIFO slot. Yielding tasks and tasks woken in batches (timers) go to
+// the injection queue, behind everything already runnable.
 #include "sched/worker.hpp"
 
 #include "sched/futex.hpp"
@@ -45,18 +49,18 @@ std::uint32_t worker::random() noexcept {
     return rng_;
 }
 
-void worker::schedule_back(std::coroutine_handle<> task) noexcept {
+void worker::push_stealable(std::coroutine_handle<> task) noexcept {
     while (!queue_.push(task)) {
         void* half[run_queue::capacity / 2];
-        if (queue_.take_half(half)) {
-            rt_.inject().push_batch(half, run_queue::capacity / 2);
-        }
+        if (queue_.take_half(half)) rt_.inject().push_batch(half, run_queue::capacity / 2);
     }
     rt_.idle().notify_one();
 }
 
+void worker::schedule_spawned(std::coroutine_handle<> task) noexcept { push_stealable(task); }
+
 void worker::schedule_next(std::coroutine_handle<> task) noexcept {
-    if (lifo_) schedule_back(lifo_);
+    if (lifo_) push_stealable(lifo_);
     lifo_ = task;
 }
 
@@ -64,22 +68,24 @@ std::coroutine_handle<> worker::next_local() noexcept {
     ++tick_;
     if (tick_ % timer_interval == 0) fire_timers(false);
     if (tick_ % inject_interval == 0) {
+        // Fairness: the oldest global task, else the oldest local one, goes first.
         if (auto task = rt_.inject().pop()) return task;
+        if (auto task = queue_.pop_oldest()) return task;
     }
     if (lifo_) {
         if (lifo_streak_ < max_lifo_streak) {
             ++lifo_streak_;
             return std::exchange(lifo_, {});
         }
-        if (queue_.empty() && rt_.inject().empty()) {
-            // Nothing is waiting behind the LIFO task: the streak starves nobody.
-            lifo_streak_ = 1;
-            return std::exchange(lifo_, {});
-        }
-        schedule_back(std::exchange(lifo_, {}));
+        // The streak is spent: one queued task runs before the LIFO task runs again.
+        lifo_streak_ = 0;
+        if (auto task = queue_.pop_newest()) return task;
+        if (auto task = rt_.inject().pop()) return task;
+        lifo_streak_ = 1;  // nothing waits behind it: the streak starves nobody
+        return std::exchange(lifo_, {});
     }
     lifo_streak_ = 0;
-    if (auto task = queue_.pop()) return task;
+    if (auto task = queue_.pop_newest()) return task;
     const std::size_t share = rt_.inject().size() / rt_.size() + 1;
     return rt_.inject().pop_into(queue_, std::min<std::size_t>(share, run_queue::capacity / 2));
 }
@@ -185,7 +191,7 @@ void worker::run() noexcept {
 
 void worker::discard_queued() noexcept {
     lifo_ = {};
-    while (queue_.pop()) {
+    while (queue_.pop_oldest()) {
     }
 }
 

@@ -19,10 +19,10 @@ public:
     // Runs tasks until the runtime stops. Called on the worker's own thread.
     void run() noexcept;
 
-    // Owner thread only: a task woken or spawned by the running task; it runs next.
+    // Owner thread only: a task woken by the running task; it runs next (LIFO slot).
     void schedule_next(std::coroutine_handle<> task) noexcept;
-    // Owner thread only: a task going to the back of the line (yield, LIFO streak limit).
-    void schedule_back(std::coroutine_handle<> task) noexcept;
+    // Owner thread only: a task just spawned; it goes to the stealable run queue.
+    void schedule_spawned(std::coroutine_handle<> task) noexcept;
 
     // Parking (used by idle_set under its lock, and by the wake-up side).
     // Both under idle_set's lock, so a wake-up always belongs to the current park.
@@ -55,6 +55,7 @@ public:
 
 private:
     std::coroutine_handle<> next_local() noexcept;
+    void push_stealable(std::coroutine_handle<> task) noexcept;
     std::coroutine_handle<> steal() noexcept;
     std::coroutine_handle<> search() noexcept;
     void park() noexcept;

@@ -22,8 +22,13 @@ void sleep_awaiter::await_suspend(std::coroutine_handle<> self) noexcept {
 }
 
 void sleep_awaiter::on_fire(timer_node* n) noexcept {
-    // FIFO, not the LIFO slot: timers firing together wake in deadline order.
-    schedule_yield(static_cast<node*>(n)->task);
+    // Timers firing together wake in deadline order, in one batch, behind runnable tasks.
+    const auto task = static_cast<node*>(n)->task;
+    if (wake_batch* batch = wake_batch::current()) {
+        batch->add(task);
+    } else {
+        schedule_yield(task);
+    }
 }
 
 bool channel_timer::expire_locked(steady_clock::time_point now) noexcept {

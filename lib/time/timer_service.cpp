@@ -1,6 +1,8 @@
 // Provides the sharded timer service (see timer_service.hpp).
 #include "time/timer_service.hpp"
 
+#include <weft/detail/scheduler.hpp>
+
 #include <mutex>
 
 namespace weft::detail {
@@ -75,6 +77,7 @@ std::size_t timer_service::fire_due(clock::time_point now, unsigned first, bool 
 std::size_t timer_service::fire_due_at(std::uint64_t tick, unsigned first, bool all) noexcept {
     const unsigned n = size();
     std::size_t fired = 0;
+    wake_batch batch;  // sleepers woken here reach the scheduler in batches
     for (unsigned k = 0; k < (all ? n : 1u); ++k) {
         timer_shard& shard = *shards_[(first + k) % n];
         if (shard.next_tick.load(std::memory_order_acquire) > tick) continue;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <coroutine>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <exception>
 
@@ -26,7 +27,7 @@ namespace weft::detail {
 void* frame_alloc(std::size_t size);
 void frame_free(void* frame, std::size_t size) noexcept;
 
-enum class task_mode : std::uint8_t { child, detached, joinable };
+enum class task_mode : std::uint8_t { child = 0, detached = 1, joinable = 2 };
 
 // States of `link_` in joinable mode; any other value is the joiner's frame address.
 inline constexpr std::uintptr_t join_pending = 0;
@@ -132,10 +133,24 @@ private:
         return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(previous));
     }
 
+    friend struct frame_layout;
+
     // Written by the awaiter / starter before the frame runs; by the join protocol above.
     std::atomic<std::uintptr_t> link_{0};
     std::exception_ptr exception_;
+    // Read by run()'s shutdown walk (frame_pool.cpp) to find root frames: it must stay at
+    // a fixed offset in every frame (frame_layout).
     task_mode mode_ = task_mode::child;
+};
+
+// Where a frame's mode byte lives. GCC and Clang lay a coroutine frame out as
+// {resume fn, destroy fn, promise, ...}; with the promise aligned to at most 16 bytes
+// (task<T> checks it) the promise starts 16 bytes in, and promise_base is its first base.
+struct frame_layout {
+    static constexpr std::size_t promise_offset = 16;
+    static std::size_t mode_offset() noexcept { return promise_offset + offsetof(promise_base, mode_); }
+    // Frame pool marker for a freed block: not a task_mode value.
+    static constexpr std::uint8_t free_mark = 0xEE;
 };
 
 }  // namespace weft::detail

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 
 namespace weft::detail {
 
@@ -9,6 +10,30 @@ namespace weft::detail {
 // runs next, keeping a waker/wakee pair on one core); elsewhere to the global injection queue.
 // Any thread. During run()'s shutdown it does nothing (the frame is destroyed by the shutdown).
 void schedule(std::coroutine_handle<> task) noexcept;
+
+// Puts a task behind everything already runnable (the injection queue): yield, timers.
+void schedule_yield(std::coroutine_handle<> task) noexcept;
+// Hands several tasks to the injection queue at once (one lock), then wakes a worker.
+void schedule_batch(void* const* tasks, std::size_t count) noexcept;
+
+// Collects wake-ups made on this thread while it lives (timer firing, channel close) and
+// hands them to the scheduler in batches. Nests; not copyable.
+class wake_batch {
+public:
+    wake_batch() noexcept;
+    wake_batch(const wake_batch&) = delete;
+    wake_batch& operator=(const wake_batch&) = delete;
+    ~wake_batch();
+    void add(std::coroutine_handle<> task) noexcept;
+    // The innermost batch open on this thread, or null.
+    static wake_batch* current() noexcept;
+
+private:
+    static constexpr std::size_t capacity = 128;
+    void* tasks_[capacity];
+    std::size_t count_ = 0;
+    wake_batch* outer_;
+};
 
 // Makes a root frame runnable for the first time: marks it as a root (so shutdown can find it),
 // counts it in num_tasks(), then schedules it. Throws std::logic_error if no runtime is running.

@@ -65,13 +65,12 @@ public:
             return false;  // only nil channels: block forever
         }
         lock_all();
-        std::array<std::uint8_t, count> order;
-        for (std::size_t i = 0; i < count; ++i) order[i] = static_cast<std::uint8_t>(i);
-        for (std::size_t i = count - 1; i > 0; --i) std::swap(order[i], order[fast_random() % (i + 1)]);
+        for (std::size_t i = 0; i < count; ++i) order_[i] = static_cast<std::uint8_t>(i);
+        for (std::size_t i = count - 1; i > 0; --i) std::swap(order_[i], order_[fast_random() % (i + 1)]);
         for (std::size_t k = 0; k < count; ++k) {
             chan_waiter* wake = nullptr;
-            if (try_case(order[k], &wake)) {
-                fired_ = order[k];
+            if (try_case(order_[k], &wake)) {
+                fired_ = order_[k];
                 unlock_all(locks_, locked_);
                 if (wake) wake_one(wake);
                 return true;
@@ -87,13 +86,18 @@ public:
 
     bool await_suspend(std::coroutine_handle<> self) noexcept {
         if (locked_ == 0) return true;  // parked forever; destroyed at shutdown
-        std::uint32_t index = 0;
-        for_each_index([&](auto& c) {
-            if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
-                if (c.channel()) c.enqueue(&arbiter_, index, self);
-            }
-            ++index;
-        });
+        // Queue in the random poll order: two cases on one channel are then served in a
+        // random order too (Go's TestPseudoRandomSend).
+        for (std::size_t k = 0; k < count; ++k) {
+            const std::size_t target = order_[k];
+            std::uint32_t index = 0;
+            for_each_index([&](auto& c) {
+                if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
+                    if (index == target && c.channel()) c.enqueue(&arbiter_, index, self);
+                }
+                ++index;
+            });
+        }
         parked_ = true;
         const std::array<chan_base*, count> locks = locks_;  // ours may vanish at any unlock
         unlock_all(locks, locked_);
@@ -190,6 +194,7 @@ private:
     std::tuple<Cases...> cases_;
     select_arbiter arbiter_;
     std::array<chan_base*, count> locks_{};  // distinct non-nil channels, by address
+    std::array<std::uint8_t, count> order_{};  // this select's random poll order
     std::size_t fired_ = 0;
     std::uint8_t locked_ = 0;   // entries of locks_ in use
     bool parked_ = false;        // nodes are (or may be) queued
