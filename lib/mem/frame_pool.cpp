@@ -64,8 +64,8 @@ namespace {
 
 constexpr std::size_t slab_bytes = 64 * 1024;
 constexpr std::size_t chunk_bytes = 2 * 1024 * 1024;
-constexpr std::size_t max_small = 8192;
-constexpr std::size_t class_count = 80;
+using frame_classes::max_small;
+constexpr std::size_t class_count = frame_classes::count;
 
 struct slab {
     std::uint32_t block_size;
@@ -78,31 +78,9 @@ struct slab {
     unsigned char* data;
 };
 
-constexpr std::size_t class_of(std::size_t n) {
-    if (n <= 512) return n == 0 ? 0 : (n + 15) / 16 - 1;
-    if (n <= 2048) return 32 + (n - 512 + 63) / 64 - 1;
-    return 56 + (n - 2048 + 255) / 256 - 1;
-}
-constexpr std::size_t size_of_class(std::size_t c) {
-    if (c < 32) return (c + 1) * 16;
-    if (c < 56) return 512 + (c - 31) * 64;
-    return 2048 + (c - 55) * 256;
-}
-static_assert(class_of(16) == 0 && class_of(512) == 31 && class_of(513) == 32 && class_of(2048) == 55);
-static_assert(class_of(2049) == 56 && class_of(8192) == 79 && size_of_class(79) == 8192);
-static_assert(size_of_class(class_of(100)) >= 100 && size_of_class(class_of(1000)) >= 1000);
-
-// Batch size: about 64 KiB of blocks per batch, at least 16 (a cache holds up to two).
-constexpr std::uint32_t compute_cache_limit(std::size_t c) {
-    return static_cast<std::uint32_t>(std::clamp<std::size_t>(64 * 1024 / size_of_class(c), 16, 1024));
-}
-// Per-class batch sizes, computed once (a division on every free would cost ~20 cycles).
-constexpr auto cache_limits = [] {
-    std::array<std::uint32_t, class_count> limits{};
-    for (std::size_t c = 0; c < class_count; ++c) limits[c] = compute_cache_limit(c);
-    return limits;
-}();
-constexpr std::uint32_t cache_limit(std::size_t c) { return cache_limits[c]; }
+using frame_classes::class_of;
+constexpr std::size_t size_of_class(std::size_t c) { return frame_classes::size_of(c); }
+constexpr std::uint32_t cache_limit(std::size_t c) { return frame_classes::batch_limits[c]; }
 
 // Free-list links live in the first word of a free block (poisoned under ASan otherwise).
 void* read_link(void* block) noexcept {
@@ -118,10 +96,7 @@ void write_link(void* block, void* next) noexcept {
     WEFT_POISON(block, sizeof(void*));
 }
 
-struct batch {
-    void* head = nullptr;
-    std::uint32_t count = 0;
-};
+using batch = frame_batch;
 
 struct central_list {
     std::mutex lock;
@@ -146,17 +121,8 @@ registry_state& registry() {
     return *r;
 }
 
-struct class_cache {
-    batch current;  // allocation pops and frees push here
-    batch reserve;  // a full batch kept back before going central
-    slab* bump;     // fresh blocks are cut from here
-};
-struct thread_cache {
-    class_cache classes[class_count];
-    std::size_t last_request;
-};
-// Zero-initialized, trivially destructible: accessing it needs no TLS guard.
-constinit thread_local thread_cache t_cache{};
+using class_cache = frame_class_cache;
+slab*& bump_of(class_cache& cache) noexcept { return reinterpret_cast<slab*&>(cache.bump); }
 
 void* map_aligned(std::size_t bytes) {
     void* raw = ::mmap(nullptr, bytes + slab_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -257,7 +223,7 @@ void* pop_block(batch& b) noexcept {
 [[gnu::noinline, gnu::cold]] void* refill(std::size_t c) {
     static thread_local thread_exit_flusher flusher;  // registers the flush at thread exit
     (void)flusher;
-    class_cache& cache = t_cache.classes[c];
+    class_cache& cache = t_frame_cache.classes[c];
     if (cache.reserve.count) {
         cache.current = std::exchange(cache.reserve, batch{});
         return pop_block(cache.current);
@@ -268,49 +234,51 @@ void* pop_block(batch& b) noexcept {
         if (!list.batches.empty()) {
             cache.current = list.batches.back();
             list.batches.pop_back();
-        } else if ((!cache.bump || cache.bump->bumped == cache.bump->capacity) && !list.partial.empty()) {
-            cache.bump = list.partial.back();
+        } else if ((!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) && !list.partial.empty()) {
+            bump_of(cache) = list.partial.back();
             list.partial.pop_back();
         }
     }
     if (cache.current.count) return pop_block(cache.current);
-    if (!cache.bump || cache.bump->bumped == cache.bump->capacity) cache.bump = new_slab(c);
-    slab* s = cache.bump;
+    if (!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) bump_of(cache) = new_slab(c);
+    slab* s = bump_of(cache);
     return s->data + std::size_t{s->bumped++} * s->block_size;
 }
 
 void flush_thread_cache() noexcept {
     for (std::size_t c = 0; c < class_count; ++c) {
-        class_cache& cache = t_cache.classes[c];
+        class_cache& cache = t_frame_cache.classes[c];
         push_central(c, std::exchange(cache.current, batch{}));
         push_central(c, std::exchange(cache.reserve, batch{}));
-        if (cache.bump && cache.bump->bumped < cache.bump->capacity) {
+        if (bump_of(cache) && bump_of(cache)->bumped < bump_of(cache)->capacity) {
             auto& list = central(c);
             std::lock_guard guard(list.lock);
-            list.partial.push_back(cache.bump);
+            list.partial.push_back(bump_of(cache));
         }
-        cache.bump = nullptr;
+        bump_of(cache) = nullptr;
     }
 }
 
 }  // namespace
 
-void* frame_alloc(std::size_t n) {
-    t_cache.last_request = n;
+constinit thread_local frame_thread_cache t_frame_cache{};
+
+void* frame_alloc_slow(std::size_t n) {
+    t_frame_cache.last_request = n;
     if (n > max_small) return huge_alloc(n);
     const std::size_t c = class_of(n);
-    batch& current = t_cache.classes[c].current;
+    batch& current = t_frame_cache.classes[c].current;
     void* block = current.count ? pop_block(current) : refill(c);
     WEFT_UNPOISON(block, n);
     return block;
 }
 
-void frame_free(void* frame, std::size_t n) noexcept {
+void frame_free_slow(void* frame, std::size_t n) noexcept {
     static_cast<unsigned char*>(frame)[frame_layout::mode_offset()] = frame_layout::free_mark;
     if (n > max_small) return huge_free(frame);
     const std::size_t c = class_of(n);
     WEFT_POISON(frame, size_of_class(c));
-    class_cache& cache = t_cache.classes[c];
+    class_cache& cache = t_frame_cache.classes[c];
     if (cache.current.count == cache_limit(c)) {
         push_central(c, std::exchange(cache.reserve, std::exchange(cache.current, batch{})));
     }
@@ -321,7 +289,7 @@ void frame_free(void* frame, std::size_t n) noexcept {
 }
 
 std::size_t frame_last_request() noexcept {
-    return t_cache.last_request;
+    return t_frame_cache.last_request;
 }
 
 std::size_t frame_destroy_all_roots() noexcept {

@@ -79,15 +79,7 @@ void idle_set::park_barrier() const noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
-void idle_set::notify_one() noexcept {
-    // P2: StoreLoad between the caller's publication of the task and the load of state_.
-    if (heavy_barrier_) {
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-    } else {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-    }
-    const std::uint32_t s = state_.load(std::memory_order_relaxed);
-    if (searching_of(s) != 0 || unparked_of(s) >= workers_) return;
+void idle_set::wake_sleeper() noexcept {
     worker* sleeper = nullptr;
     {
         std::lock_guard guard(lock_);

@@ -17,7 +17,18 @@ public:
 
     // Producer side, after making work visible (push to a stealable queue or the injection
     // queue). Wakes one parked worker if nobody is searching and somebody is parked.
-    void notify_one() noexcept;
+    void notify_one() noexcept {
+        // P2 of the protocol (idle.cpp): StoreLoad between the caller's publication of the
+        // task and the load of state_; with membarrier the parker pays for it.
+        if (heavy_barrier_) {
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        } else {
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+        }
+        const std::uint32_t s = state_.load(std::memory_order_relaxed);
+        if (searching_of(s) != 0 || unparked_of(s) >= workers_) return;
+        wake_sleeper();
+    }
 
     // A timer was armed earlier than any parked worker will wake: wake one (it re-computes
     // its timeout when it parks again), even if others are searching.
@@ -47,6 +58,8 @@ public:
     unsigned unparked() const noexcept;
 
 private:
+    void wake_sleeper() noexcept;
+
     static constexpr std::uint32_t searching_one = 1;
     static constexpr std::uint32_t unparked_one = 1u << 16;
     static std::uint32_t searching_of(std::uint32_t s) { return s & 0xffff; }

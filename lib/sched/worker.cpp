@@ -65,9 +65,12 @@ void worker::schedule_next(std::coroutine_handle<> task) noexcept {
 }
 
 std::coroutine_handle<> worker::next_local() noexcept {
-    ++tick_;
-    if (tick_ % timer_interval == 0) fire_timers(false);
-    if (tick_ % inject_interval == 0) {
+    if (--timer_countdown_ == 0) {
+        timer_countdown_ = timer_interval;
+        fire_timers(false);
+    }
+    if (--fairness_countdown_ == 0) {
+        fairness_countdown_ = inject_interval;
         // Fairness: the oldest global task, else the oldest local one, goes first.
         if (auto task = rt_.inject().pop()) return task;
         if (auto task = queue_.pop_oldest()) return task;

@@ -17,15 +17,17 @@
 #include <cstdint>
 #include <exception>
 
+#include <weft/detail/frame_cache.hpp>
+
 namespace weft {
 class wait_group;
 }
 
 namespace weft::detail {
 
-// Frame allocation (lib/mem/frame_pool.cpp): per-thread size-class free lists.
-void* frame_alloc(std::size_t size);
-void frame_free(void* frame, std::size_t size) noexcept;
+// Frame allocation: per-thread size-class free lists (frame_cache.hpp, frame_pool.cpp).
+inline void* frame_alloc(std::size_t size);
+inline void frame_free(void* frame, std::size_t size) noexcept;
 
 enum class task_mode : std::uint8_t { child = 0, detached = 1, joinable = 2 };
 
@@ -152,5 +154,37 @@ struct frame_layout {
     // Frame pool marker for a freed block: not a task_mode value.
     static constexpr std::uint8_t free_mark = 0xEE;
 };
+
+inline void* frame_alloc(std::size_t size) {
+    if constexpr (!WEFT_DETAIL_ASAN) {
+        if (size <= frame_classes::max_small) {
+            frame_batch& free = t_frame_cache.classes[frame_classes::class_of(size)].current;
+            if (free.count) {
+                void* block = free.head;
+                std::memcpy(&free.head, block, sizeof(void*));
+                --free.count;
+                return block;
+            }
+        }
+    }
+    return frame_alloc_slow(size);
+}
+
+inline void frame_free(void* frame, std::size_t size) noexcept {
+    if constexpr (!WEFT_DETAIL_ASAN) {
+        if (size <= frame_classes::max_small) {
+            const std::size_t c = frame_classes::class_of(size);
+            frame_batch& free = t_frame_cache.classes[c].current;
+            if (free.count != frame_classes::batch_limits[c]) {
+                static_cast<unsigned char*>(frame)[frame_layout::mode_offset()] = frame_layout::free_mark;
+                std::memcpy(frame, &free.head, sizeof(void*));
+                free.head = frame;
+                ++free.count;
+                return;
+            }
+        }
+    }
+    frame_free_slow(frame, size);
+}
 
 }  // namespace weft::detail

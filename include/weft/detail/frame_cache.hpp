@@ -1,0 +1,72 @@
+// Provides the frame pool's per-thread cache and its inline fast paths: allocating or
+// freeing a coroutine frame is a few instructions on thread-local data (no atomics, no
+// locks). The slow paths and the pool's design are in lib/mem/frame_pool.cpp.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_DETAIL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_DETAIL_ASAN 1
+#endif
+#endif
+#ifndef WEFT_DETAIL_ASAN
+#define WEFT_DETAIL_ASAN 0  // under ASan every call takes the slow path, which poisons blocks
+#endif
+
+namespace weft::detail {
+
+namespace frame_classes {
+inline constexpr std::size_t max_small = 8192;  // larger frames get a slab of their own
+inline constexpr std::size_t count = 80;
+
+// 16-byte steps to 512, 64 to 2048, 256 to 8192.
+constexpr std::size_t class_of(std::size_t n) noexcept {
+    if (n <= 512) return n == 0 ? 0 : (n + 15) / 16 - 1;
+    if (n <= 2048) return 32 + (n - 512 + 63) / 64 - 1;
+    return 56 + (n - 2048 + 255) / 256 - 1;
+}
+constexpr std::size_t size_of(std::size_t c) noexcept {
+    if (c < 32) return (c + 1) * 16;
+    if (c < 56) return 512 + (c - 31) * 64;
+    return 2048 + (c - 55) * 256;
+}
+static_assert(class_of(16) == 0 && class_of(512) == 31 && class_of(513) == 32 && class_of(2048) == 55);
+static_assert(class_of(2049) == 56 && class_of(8192) == 79 && size_of(79) == 8192);
+
+// Blocks per batch: about 64 KiB of blocks, at least 16, at most 1024 (a cache holds two).
+inline constexpr auto batch_limits = [] {
+    std::array<std::uint32_t, count> limits{};
+    for (std::size_t c = 0; c < count; ++c) {
+        std::size_t n = 64 * 1024 / size_of(c);
+        limits[c] = static_cast<std::uint32_t>(n < 16 ? 16 : (n > 1024 ? 1024 : n));
+    }
+    return limits;
+}();
+}  // namespace frame_classes
+
+struct frame_batch {
+    void* head = nullptr;  // free blocks linked through their first word
+    std::uint32_t count = 0;
+};
+struct frame_class_cache {
+    frame_batch current;  // allocation pops and frees push here
+    frame_batch reserve;  // a full batch kept back before going central
+    void* bump = nullptr;  // the slab fresh blocks are cut from (frame_pool.cpp)
+};
+struct frame_thread_cache {
+    frame_class_cache classes[frame_classes::count];
+    std::size_t last_request;
+};
+// Zero-initialized and trivially destructible: no TLS guard on access.
+extern constinit thread_local frame_thread_cache t_frame_cache;
+
+void* frame_alloc_slow(std::size_t size);
+void frame_free_slow(void* frame, std::size_t size) noexcept;
+
+}  // namespace weft::detail
