@@ -264,7 +264,6 @@ void flush_thread_cache() noexcept {
 constinit thread_local frame_thread_cache t_frame_cache{};
 
 void* frame_alloc_slow(std::size_t n) {
-    t_frame_cache.last_request = n;
     if (n > max_small) return huge_alloc(n);
     const std::size_t c = class_of(n);
     batch& current = t_frame_cache.classes[c].current;

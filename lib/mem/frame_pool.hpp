@@ -16,7 +16,5 @@ namespace weft::detail {
 // frames (after the workers are joined). Returns how many it destroyed.
 std::size_t frame_destroy_all_roots() noexcept;
 
-// The size frame_alloc was last asked for on this thread (for the frame-size report).
-std::size_t frame_last_request() noexcept;
 
 }  // namespace weft::detail

@@ -67,6 +67,8 @@ struct frame_thread_cache {
 extern constinit thread_local frame_thread_cache t_frame_cache;
 
 void* frame_alloc_slow(std::size_t size);
+// The size of the last frame allocated on this thread (benchmarks report frame sizes).
+std::size_t frame_last_request() noexcept;
 void frame_free_slow(void* frame, std::size_t size) noexcept;
 
 }  // namespace weft::detail

@@ -156,6 +156,7 @@ struct frame_layout {
 };
 
 inline void* frame_alloc(std::size_t size) {
+    t_frame_cache.last_request = size;
     if constexpr (!WEFT_DETAIL_ASAN) {
         if (size <= frame_classes::max_small) {
             frame_batch& free = t_frame_cache.classes[frame_classes::class_of(size)].current;
