@@ -115,10 +115,16 @@ public:
     public:
         explicit awaiter(handle_type frame) noexcept : frame_(frame) {}
         bool await_ready() const noexcept { return false; }
+#if WEFT_INLINE_RESUME
+        bool await_suspend(std::coroutine_handle<> caller) noexcept {
+            return frame_.promise().resume_inline(frame_, caller);
+        }
+#else
         std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
             frame_.promise().set_continuation(caller);
-            return frame_;
+            return frame_;  // symmetric transfer: no stack growth
         }
+#endif
         T await_resume() { return frame_.promise().take_result(); }
 
     private:

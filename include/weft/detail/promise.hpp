@@ -29,7 +29,18 @@ namespace weft::detail {
 inline void* frame_alloc(std::size_t size);
 inline void frame_free(void* frame, std::size_t size) noexcept;
 
-enum class task_mode : std::uint8_t { child = 0, detached = 1, joinable = 2 };
+enum class task_mode : std::uint8_t { child = 0, detached = 1, joinable = 2, child_inline = 3 };
+
+// GCC without optimization does not turn symmetric transfer into a tail call, so a loop of
+// synchronously completing awaits would grow the stack. There the awaiter resumes the child
+// inline and learns from `link_` whether it finished synchronously (cppcoro's pre-C++20
+// protocol); everywhere else it transfers symmetrically. Both kinds of awaiter work with
+// every frame: the mode byte tells the frame which protocol its awaiter uses.
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__)
+#define WEFT_INLINE_RESUME 1
+#else
+#define WEFT_INLINE_RESUME 0
+#endif
 
 // States of `link_` in joinable mode; any other value is the joiner's frame address.
 inline constexpr std::uintptr_t join_pending = 0;
@@ -74,6 +85,20 @@ public:
         link_.store(reinterpret_cast<std::uintptr_t>(awaiter.address()), std::memory_order_relaxed);
     }
 
+    // Child mode with an inline-resuming awaiter (WEFT_INLINE_RESUME). Runs the child until
+    // it suspends or ends; true if the caller must suspend (the child will resume it).
+    bool resume_inline(std::coroutine_handle<> self, std::coroutine_handle<> caller) noexcept {
+        mode_ = task_mode::child_inline;
+        // Low bit set: the awaiter is still inside await_suspend.
+        link_.store(reinterpret_cast<std::uintptr_t>(caller.address()) | 1, std::memory_order_relaxed);
+        self.resume();
+        // acq_rel: pairs with the finishing child's exchange (its result is visible, or it
+        // sees our continuation without the bit).
+        const auto previous = link_.exchange(reinterpret_cast<std::uintptr_t>(caller.address()),
+                                             std::memory_order_acq_rel);
+        return previous != 0;  // 0: the child already finished and left the caller to us
+    }
+
     // Root modes, set once before the frame is first scheduled.
     void make_detached(wait_group* group) noexcept {
         mode_ = task_mode::detached;
@@ -116,6 +141,11 @@ private:
             case task_mode::child:
                 return std::coroutine_handle<>::from_address(
                     reinterpret_cast<void*>(link_.load(std::memory_order_relaxed)));
+            case task_mode::child_inline: {
+                const auto previous = link_.exchange(0, std::memory_order_acq_rel);
+                if (previous & 1) return std::noop_coroutine();  // the awaiter continues itself
+                return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(previous));
+            }
             case task_mode::detached:
                 note_root_finished();
                 finish_root(self, exception_, group());
