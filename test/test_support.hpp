@@ -1,0 +1,112 @@
+// Provides the small helpers weft's tests share: WEFT_TEST_SCALE sizing, a live-object probe,
+// scoped panic-handler and environment-variable guards.
+//
+// Sizes: every large loop count goes through scaled(n). WEFT_TEST_SCALE (a positive real,
+// e.g. 0.1) multiplies it; without the variable the scale is 1, or 0.1 in a sanitizer build.
+#pragma once
+
+#include <weft/runtime.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <utility>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WEFT_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define WEFT_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef WEFT_TEST_SANITIZED
+#define WEFT_TEST_SANITIZED 0
+#endif
+
+// GCC 12 compiles symmetric transfer (await_suspend returning a handle) into a tail call only
+// when optimizing and without AddressSanitizer or ThreadSanitizer (their instrumentation of
+// function exits gets in the way). Otherwise every synchronous co_await of a task nests a
+// stack frame and a long loop of them overflows the stack, so the tests of that guarantee
+// are skipped in such builds. Clang makes it a tail call at every level (checked with -O0).
+#if defined(__GNUC__) && !defined(__clang__) && \
+    (defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__) || !defined(__OPTIMIZE__))
+#define WEFT_TEST_NO_SYMMETRIC_TAIL_CALL 1
+#else
+#define WEFT_TEST_NO_SYMMETRIC_TAIL_CALL 0
+#endif
+
+namespace weft_test {
+
+// The WEFT_TEST_SCALE multiplier (see the file comment).
+inline double scale() {
+    static const double value = [] {
+        if (const char* text = std::getenv("WEFT_TEST_SCALE")) {
+            char* end = nullptr;
+            const double parsed = std::strtod(text, &end);
+            if (end != text && parsed > 0) return parsed;
+        }
+        return WEFT_TEST_SANITIZED ? 0.1 : 1.0;
+    }();
+    return value;
+}
+
+// n scaled by WEFT_TEST_SCALE, at least `floor`.
+inline std::size_t scaled(std::size_t n, std::size_t floor = 1) {
+    const auto value = static_cast<std::size_t>(static_cast<double>(n) * scale());
+    return std::max(value, floor);
+}
+
+// Counts live instances (construction and copies increment, destruction decrements), to
+// observe that a task's frame - arguments, captures, locals - was destroyed.
+class probe {
+public:
+    explicit probe(std::atomic<long>& live) noexcept : live_(&live) { live_->fetch_add(1); }
+    probe(const probe& other) noexcept : live_(other.live_) { live_->fetch_add(1); }
+    probe(probe&& other) noexcept : live_(other.live_) { live_->fetch_add(1); }
+    probe& operator=(const probe&) = delete;
+    probe& operator=(probe&&) = delete;
+    ~probe() { live_->fetch_sub(1); }
+
+private:
+    std::atomic<long>* live_;
+};
+
+// Installs a panic handler for the scope and restores the previous one after.
+class panic_handler_guard {
+public:
+    explicit panic_handler_guard(weft::panic_handler handler)
+        : previous_(weft::set_panic_handler(std::move(handler))) {}
+    panic_handler_guard(const panic_handler_guard&) = delete;
+    panic_handler_guard& operator=(const panic_handler_guard&) = delete;
+    ~panic_handler_guard() { weft::set_panic_handler(std::move(previous_)); }
+
+private:
+    weft::panic_handler previous_;
+};
+
+// Sets (or, with nullopt, unsets) an environment variable for the scope and restores it after.
+class env_guard {
+public:
+    env_guard(const char* name, std::optional<std::string> value) : name_(name) {
+        if (const char* old = std::getenv(name)) old_ = old;
+        apply(value);
+    }
+    env_guard(const env_guard&) = delete;
+    env_guard& operator=(const env_guard&) = delete;
+    ~env_guard() { apply(old_); }
+
+private:
+    void apply(const std::optional<std::string>& value) const {
+        if (value)
+            ::setenv(name_, value->c_str(), 1);
+        else
+            ::unsetenv(name_);
+    }
+    const char* name_;
+    std::optional<std::string> old_;
+};
+
+}  // namespace weft_test
