@@ -132,7 +132,7 @@ public:
     }
     ~chan_state() {
         if constexpr (!counted_only<T>) {
-            for (std::size_t i = 0; i < count; ++i) slots_[(head_ + i) % capacity()].~T();
+            for (std::size_t i = 0; i < count; ++i) slots_[(head_ + i) % capacity()].~T();  // cold path
             if (slots_) ::operator delete(slots_, std::align_val_t{alignof(T)});
         }
     }
@@ -186,7 +186,11 @@ public:
 
 private:
     void push_buffer(T&& value) {
-        if constexpr (!counted_only<T>) ::new (static_cast<void*>(slots_ + (head_ + count) % capacity())) T(std::move(value));
+        if constexpr (!counted_only<T>) {
+            std::size_t index = head_ + count;  // no division: head_ < capacity, count <= capacity
+            if (index >= capacity()) index -= capacity();
+            ::new (static_cast<void*>(slots_ + index)) T(std::move(value));
+        }
         ++count;
     }
     T pop_buffer() {
@@ -195,7 +199,7 @@ private:
             return T{};
         } else {
             T& slot = slots_[head_];
-            head_ = (head_ + 1) % capacity();
+            if (++head_ == capacity()) head_ = 0;
             T value(std::move(slot));
             slot.~T();
             return value;
