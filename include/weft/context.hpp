@@ -109,8 +109,8 @@ context background() noexcept;
 context_and_cancel<cancel_func> with_cancel(const context& parent);
 context_and_cancel<cancel_cause_func> with_cancel_cause(const context& parent);
 context_and_cancel<cancel_func> with_deadline(const context& parent, steady_clock::time_point deadline);
-context_and_cancel<cancel_func> with_timeout(const context& parent, steady_clock::duration timeout);
-// Values and deadline of `parent`, but never cancelled (done() is nil).
+context_and_cancel<cancel_func> with_timeout(const context& parent, saturating_duration timeout);
+// Values of `parent`, but never cancelled (done() is nil) and no deadline (Go's WithoutCancel).
 context without_cancel(const context& parent);
 // A child carrying `value` under `key` (any copyable, equality-comparable type; a pointer to a
 // static object is the usual key).
@@ -158,7 +158,7 @@ auto context::after_func(F&& f) const {
 }
 
 // Sleeps for `d` unless ctx ends first: returns ctx.err() then, else an empty code.
-task<std::error_code> sleep_for(steady_clock::duration d, context ctx);
+task<std::error_code> sleep_for(saturating_duration d, context ctx);
 
 }  // namespace weft
 

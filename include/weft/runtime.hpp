@@ -97,8 +97,8 @@ auto run(F&& f, Args&&... args) {
     return run(options{}, std::forward<F>(f), std::forward<Args>(args)...);
 }
 
-// Go's runtime.Gosched(): `co_await weft::yield();` puts this task behind the other ready
-// tasks of its worker and runs them first.
+// Go's runtime.Gosched(): `co_await weft::yield();` puts this task on the global run queue,
+// behind the tasks already runnable, so they run first.
 inline auto yield() noexcept {
     struct awaiter {
         bool await_ready() const noexcept { return false; }

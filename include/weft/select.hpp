@@ -45,6 +45,7 @@ detail::send_case<T> send(const send_chan<T>& ch, std::type_identity_t<T> value)
 template <class... Cases>
 [[nodiscard]] detail::select_awaiter<Cases...> select(Cases... cases) {
     static_assert((detail::is_default_case<Cases>::value + ... + 0) <= 1, "weft::select: at most one default_case");
+    static_assert(sizeof...(Cases) <= 255, "weft::select: at most 255 cases");
     return detail::select_awaiter<Cases...>{std::move(cases)...};
 }
 

@@ -105,8 +105,8 @@ void check_ticker_period(steady_clock::duration d);
 }  // namespace detail
 
 // Parks the task for `d` (Go's time.Sleep). Zero or negative durations still yield.
-inline detail::sleep_awaiter sleep_for(steady_clock::duration d) noexcept {
-    return detail::sleep_awaiter{detail::deadline_after(d)};
+inline detail::sleep_awaiter sleep_for(saturating_duration d) noexcept {
+    return detail::sleep_awaiter{detail::deadline_after(d.get())};
 }
 // Parks the task until `deadline`. A deadline already passed still yields.
 inline detail::sleep_awaiter sleep_until(steady_clock::time_point deadline) noexcept {
@@ -117,7 +117,7 @@ inline detail::sleep_awaiter sleep_until(steady_clock::time_point deadline) noex
 class timer {
 public:
     timer() noexcept = default;  // inert: c() is nil, stop() returns false
-    explicit timer(steady_clock::duration d);
+    explicit timer(saturating_duration d);
     timer(timer&&) noexcept = default;
     timer& operator=(timer&& other) noexcept;
     ~timer();
@@ -128,11 +128,11 @@ public:
     // received); false if it had already been received or stopped.
     bool stop() noexcept;
     // Stops, then arms again for `d` from now. Returns what stop() would have.
-    bool reset(steady_clock::duration d);
+    bool reset(saturating_duration d);
 
 private:
     template <class F, class... Args>
-    friend timer after_func(steady_clock::duration d, F&& f, Args&&... args);
+    friend timer after_func(saturating_duration d, F&& f, Args&&... args);
     explicit timer(detail::timer_ref state, chan<steady_clock::time_point> channel) noexcept
         : state_(std::move(state)), channel_(std::move(channel)) {}
 
@@ -145,7 +145,7 @@ private:
 class ticker {
 public:
     ticker() noexcept = default;
-    explicit ticker(steady_clock::duration period);
+    explicit ticker(saturating_duration period);
     ticker(ticker&&) noexcept = default;
     ticker& operator=(ticker&& other) noexcept;
     ~ticker();
@@ -154,7 +154,7 @@ public:
     // No more ticks are delivered once stop() returns (a pending one is taken back).
     void stop() noexcept;
     // Stops, then ticks every `period` from now. Throws std::invalid_argument if <= 0.
-    void reset(steady_clock::duration period);
+    void reset(saturating_duration period);
 
 private:
     detail::timer_ref state_;
@@ -162,12 +162,12 @@ private:
 };
 
 // Go's time.After: a channel that receives the time once, after `d`.
-recv_chan<steady_clock::time_point> after(steady_clock::duration d);
+recv_chan<steady_clock::time_point> after(saturating_duration d);
 
 // Go's time.AfterFunc: runs f(args...) as a new task after `d` (f may return a task or not;
 // arguments are copied as by go()). The timer's c() is nil; stop() prevents the call.
 template <class F, class... Args>
-timer after_func(steady_clock::duration d, F&& f, Args&&... args) {
+timer after_func(saturating_duration d, F&& f, Args&&... args) {
     std::function<void()> start;
     if constexpr (detail::task_callable<F, Args...>) {
         start = [f = std::decay_t<F>(std::forward<F>(f)), ... a = std::decay_t<Args>(std::forward<Args>(args))]() {
@@ -185,7 +185,7 @@ timer after_func(steady_clock::duration d, F&& f, Args&&... args) {
     }
     auto* state = new detail::task_timer(std::move(start));
     detail::timer_ref ref{state};
-    if (!state->start(detail::deadline_after(d))) detail::throw_no_runtime("weft::after_func");
+    if (!state->start(detail::deadline_after(d.get()))) detail::throw_no_runtime("weft::after_func");
     return timer{std::move(ref), chan<steady_clock::time_point>{}};
 }
 

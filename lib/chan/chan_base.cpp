@@ -37,7 +37,7 @@ void waiter_queue::remove(chan_waiter* w) noexcept {
 chan_waiter* waiter_queue::pop_claimable() noexcept {
     while (chan_waiter* w = head_) {
         remove(w);
-        if (!w->arbiter || w->arbiter->try_claim(w->case_index)) return w;
+        if (!w->in_select || w->arbiter()->try_claim(w->case_index)) return w;
         // Its select was won on another channel: the select withdraws the rest itself.
     }
     return nullptr;
@@ -75,12 +75,12 @@ void wake_list(chan_waiter* list) noexcept {
     wake_batch batch;  // close: every waiter reaches the scheduler in a few batches
     while (list) {
         chan_waiter* next = list->next;  // read before the task may run and free the node
-        batch.add(list->task);
+        batch.add(list->task());
         list = next;
     }
 }
 
-void wake_one(chan_waiter* w) noexcept { schedule(w->task); }
+void wake_one(chan_waiter* w) noexcept { schedule(w->task()); }
 
 void throw_send_on_closed() { throw channel_closed("send on closed channel"); }
 void throw_close_of_nil() { throw channel_closed("close of nil channel"); }

@@ -137,8 +137,8 @@ context_and_cancel<cancel_func> with_deadline(const context& parent, steady_cloc
     return {context{node}, cancel_func{node}};
 }
 
-context_and_cancel<cancel_func> with_timeout(const context& parent, steady_clock::duration timeout) {
-    return with_deadline(parent, detail::deadline_after(timeout));
+context_and_cancel<cancel_func> with_timeout(const context& parent, saturating_duration timeout) {
+    return with_deadline(parent, detail::deadline_after(timeout.get()));
 }
 
 context without_cancel(const context& parent) {
@@ -153,7 +153,7 @@ bool after_func_handle::stop() noexcept {
     return node_->canceller->remove_callback(registration_.get());
 }
 
-task<std::error_code> sleep_for(steady_clock::duration d, context ctx) {
+task<std::error_code> sleep_for(saturating_duration d, context ctx) {
     if (!ctx.done().underlying().state()) {
         co_await sleep_for(d);
         co_return std::error_code{};

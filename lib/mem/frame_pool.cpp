@@ -186,16 +186,27 @@ slab* slab_of(void* frame) noexcept {
     return s->data;
 }
 
+// While frame_destroy_all_roots walks the slabs, huge slabs are not unmapped (a walk entry
+// may still point at one): they are kept here and unmapped after the walk. Touched only by
+// the thread running run()'s shutdown, while it is the only one running tasks.
+bool g_walking = false;
+std::vector<slab*>* g_deferred_unmaps = nullptr;
+
 [[gnu::noinline, gnu::cold]] void huge_free(void* frame) noexcept {
     slab* s = slab_of(frame);
     auto& r = registry();
     {
         std::lock_guard guard(r.lock);
-        if (s->prev)
+        if (s->prev) {
             s->prev->next = s->next;
-        else
+        } else {
             r.head = s->next;
+        }
         if (s->next) s->next->prev = s->prev;
+    }
+    if (g_walking) {
+        g_deferred_unmaps->push_back(s);
+        return;
     }
     ::munmap(s, s->mapped_bytes);
 }
@@ -298,15 +309,15 @@ std::size_t frame_destroy_all_roots() noexcept {
         std::lock_guard guard(r.lock);
         for (slab* s = r.head; s; s = s->next) slabs.push_back(s);
     }
+    std::vector<slab*> deferred;
+    g_deferred_unmaps = &deferred;
+    g_walking = true;  // a huge child frame freed below stays mapped until the walk ends
     const std::size_t at = frame_layout::mode_offset();
     std::size_t destroyed = 0;
     for (slab* s : slabs) {
-        // A huge slab is unmapped when its root is destroyed: read its fields first.
         const std::uint32_t bumped = s->bumped;
-        const std::uint32_t block_size = s->block_size;
-        unsigned char* const data = s->data;
         for (std::uint32_t i = 0; i < bumped; ++i) {
-            unsigned char* block = data + std::size_t{i} * block_size;
+            unsigned char* block = s->data + std::size_t{i} * s->block_size;
             WEFT_UNPOISON(block + at, 1);
             const std::uint8_t mode = block[at];
             if (mode == static_cast<std::uint8_t>(task_mode::detached) ||
@@ -318,6 +329,9 @@ std::size_t frame_destroy_all_roots() noexcept {
             }
         }
     }
+    g_walking = false;
+    g_deferred_unmaps = nullptr;
+    for (slab* s : deferred) ::munmap(s, s->mapped_bytes);
     return destroyed;
 }
 

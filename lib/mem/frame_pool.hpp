@@ -1,4 +1,4 @@
-// Provides the frame pool's private interface: root tagging and the shutdown walk.
+// Provides the frame pool's private interface: the shutdown walk that destroys leftover roots.
 //
 // Frames live in 64 KiB-aligned slabs, one size class per slab. A freed block carries a
 // marker in the byte where a live frame keeps its mode (detail::frame_layout), so run()'s

@@ -1,8 +1,9 @@
 // Provides runtime: the pool of workers, the injection queue and the idle set of one run().
 //
-// Lock order (the whole runtime): no lock is held while taking another, except that a
-// channel's or wait_group's lock may be held while calling schedule(), which takes
-// inject_queue::lock_ (off-worker only) or idle_set::lock_. Those two are leaves.
+// Lock order: docs/design/scheduler.md holds the whole runtime's. In short: channels,
+// wait_groups and contexts wake tasks after releasing their own locks; a heap timer's lock
+// is held while it delivers on its channel (timer -> channel) and while it re-arms
+// (timer -> shard); inject_queue::lock_ and idle_set::lock_ are leaves.
 #pragma once
 
 #include "sched/idle.hpp"

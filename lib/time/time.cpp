@@ -67,11 +67,11 @@ void check_ticker_period(steady_clock::duration d) {
 
 }  // namespace detail
 
-timer::timer(steady_clock::duration d) {
+timer::timer(saturating_duration d) {
     auto* state = new detail::channel_timer(steady_clock::duration::zero());
     state_ = detail::timer_ref{state};
     channel_ = state->channel();
-    if (!state->start(detail::deadline_after(d))) detail::throw_no_runtime("weft::timer");
+    if (!state->start(detail::deadline_after(d.get()))) detail::throw_no_runtime("weft::timer");
 }
 
 timer& timer::operator=(timer&& other) noexcept {
@@ -87,12 +87,13 @@ timer::~timer() { stop(); }
 
 bool timer::stop() noexcept { return state_.get() ? state_.get()->stop() : false; }
 
-bool timer::reset(steady_clock::duration d) {
+bool timer::reset(saturating_duration d) {
     if (!state_.get()) throw std::logic_error("weft::timer::reset on a default-constructed timer");
-    return state_.get()->reset(detail::deadline_after(d));
+    return state_.get()->reset(detail::deadline_after(d.get()));
 }
 
-ticker::ticker(steady_clock::duration period) {
+ticker::ticker(saturating_duration p) {
+    const auto period = p.get();
     detail::check_ticker_period(period);
     auto* state = new detail::channel_timer(period);
     state_ = detail::timer_ref{state};
@@ -115,7 +116,8 @@ void ticker::stop() noexcept {
     if (state_.get()) state_.get()->stop();
 }
 
-void ticker::reset(steady_clock::duration period) {
+void ticker::reset(saturating_duration p) {
+    const auto period = p.get();
     detail::check_ticker_period(period);
     if (!state_.get()) throw std::logic_error("weft::ticker::reset on a default-constructed ticker");
     auto* state = static_cast<detail::channel_timer*>(state_.get());
@@ -124,11 +126,11 @@ void ticker::reset(steady_clock::duration period) {
     state->reset(detail::deadline_after(period));
 }
 
-recv_chan<steady_clock::time_point> after(steady_clock::duration d) {
+recv_chan<steady_clock::time_point> after(saturating_duration d) {
     auto* state = new detail::channel_timer(steady_clock::duration::zero());
     detail::timer_ref ref{state};  // dropped on return: the wheel keeps it until it fires
     auto channel = state->channel();
-    if (!state->start(detail::deadline_after(d))) detail::throw_no_runtime("weft::after");
+    if (!state->start(detail::deadline_after(d.get()))) detail::throw_no_runtime("weft::after");
     return channel;
 }
 

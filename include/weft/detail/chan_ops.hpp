@@ -36,7 +36,7 @@ public:
         if (!state_) return false;  // nil channel: block forever
         state_->lock.lock();
         chan_waiter* wake = nullptr;
-        if (state_->try_recv_locked(value_, &wake)) {
+        if (state_->try_recv_locked(node_.slot, &wake)) {
             state_->lock.unlock();
             if (wake) wake_one(wake);
             return true;
@@ -45,8 +45,7 @@ public:
     }
     bool await_suspend(std::coroutine_handle<> self) noexcept {
         if (!state_) return true;  // parked forever; destroyed at shutdown
-        node_.task = self;
-        node_.item = &value_;
+        node_.set_task(self);
         state_->add_ref();
         holds_ref_ = true;
         chan_state<T>* state = state_;
@@ -59,13 +58,12 @@ public:
             holds_ref_ = false;
             chan_state<T>::release(state_);
         }
-        return std::move(value_);
+        return std::move(node_.slot);
     }
 
 private:
     chan_state<T>* state_;
-    std::optional<T> value_;
-    chan_waiter node_;
+    chan_slot_waiter<std::optional<T>> node_;  // the node, and where the value arrives
     bool holds_ref_ = false;
 };
 
@@ -73,7 +71,7 @@ template <class T>
 class send_awaiter {
 public:
     send_awaiter(chan_state<T>* state, T value) noexcept(std::is_nothrow_move_constructible_v<T>)
-        : state_(state), value_(std::move(value)) {}
+        : state_(state), node_(std::move(value)) {}
     send_awaiter(const send_awaiter&) = delete;
     send_awaiter& operator=(const send_awaiter&) = delete;
     ~send_awaiter() {
@@ -90,7 +88,7 @@ public:
         if (!state_) return false;
         state_->lock.lock();
         chan_waiter* wake = nullptr;
-        switch (state_->try_send_locked(value_, &wake)) {
+        switch (state_->try_send_locked(node_.slot, &wake)) {
         case send_status::sent:
             state_->lock.unlock();
             if (wake) wake_one(wake);
@@ -106,8 +104,7 @@ public:
     }
     bool await_suspend(std::coroutine_handle<> self) noexcept {
         if (!state_) return true;
-        node_.task = self;
-        node_.item = &value_;
+        node_.set_task(self);
         state_->add_ref();
         holds_ref_ = true;
         chan_state<T>* state = state_;
@@ -125,8 +122,7 @@ public:
 
 private:
     chan_state<T>* state_;
-    T value_;
-    chan_waiter node_;
+    chan_slot_waiter<T> node_;  // the node, and the value to send
     bool holds_ref_ = false;
 };
 

@@ -39,6 +39,8 @@ public:
     }
     std::int32_t winner() const noexcept { return winner_.load(std::memory_order_acquire); }
 
+    std::coroutine_handle<> task;  // the selecting task; set before any node is queued
+
 private:
     std::atomic<std::int32_t> winner_{-1};  // -1 until claimed; written once by the claimer
 };
@@ -50,15 +52,39 @@ enum class waiter_state : std::uint8_t {
     closed,  // completed by close()
 };
 
-// An intrusive node in a channel's sendq or recvq, living in the parked task's frame.
+// An intrusive node in a channel's sendq or recvq, living in the parked task's frame
+// (32 bytes). The value travels in the slot of the chan_slot_waiter that contains it.
 struct chan_waiter {
     chan_waiter* prev = nullptr;  // guarded by the channel's lock while queued
     chan_waiter* next = nullptr;  // ditto; close() reuses it to chain the wake-up list
-    select_arbiter* arbiter = nullptr;  // null for a plain send/recv
-    std::coroutine_handle<> task;
-    void* item = nullptr;  // recv: std::optional<T>* to fill; send: T* to move from
-    std::uint32_t case_index = 0;
+    // A plain waiter's task frame, or (in_select) its select_arbiter.
+    void* owner = nullptr;
+    std::uint32_t case_index = 0;             // the select case this node stands for
     waiter_state state = waiter_state::idle;  // guarded by the channel's lock
+    bool in_select = false;
+
+    void set_task(std::coroutine_handle<> task) noexcept {
+        owner = task.address();
+        in_select = false;
+    }
+    void set_select(select_arbiter* arbiter, std::uint32_t index) noexcept {
+        owner = arbiter;
+        case_index = index;
+        in_select = true;
+    }
+    select_arbiter* arbiter() const noexcept { return in_select ? static_cast<select_arbiter*>(owner) : nullptr; }
+    std::coroutine_handle<> task() const noexcept {
+        return in_select ? static_cast<select_arbiter*>(owner)->task : std::coroutine_handle<>::from_address(owner);
+    }
+};
+
+// A waiter with its value: the value to send (V = T), or the place a received value goes
+// (V = std::optional<T>).
+template <class V>
+struct chan_slot_waiter : chan_waiter {
+    template <class... Args>
+    explicit chan_slot_waiter(Args&&... args) : slot(std::forward<Args>(args)...) {}
+    V slot;
 };
 
 class waiter_queue {
@@ -145,7 +171,7 @@ public:
     // empty: closed and drained). `*wake` is set to a sender to schedule after unlocking.
     bool try_recv_locked(std::optional<T>& out, chan_waiter** wake) {
         if (chan_waiter* sender = sendq.pop_claimable()) {
-            T& sent = *static_cast<T*>(sender->item);
+            T& sent = static_cast<chan_slot_waiter<T>*>(sender)->slot;
             if (capacity() == 0) {
                 out.emplace(std::move(sent));
             } else {  // buffer full: take its head, the sender's value goes to its tail
@@ -172,7 +198,7 @@ public:
     send_status try_send_locked(T& value, chan_waiter** wake) {
         if (closed) return send_status::closed;
         if (chan_waiter* receiver = recvq.pop_claimable()) {
-            static_cast<std::optional<T>*>(receiver->item)->emplace(std::move(value));
+            static_cast<chan_slot_waiter<std::optional<T>>*>(receiver)->slot.emplace(std::move(value));
             receiver->state = waiter_state::done;
             *wake = receiver;
             return send_status::sent;

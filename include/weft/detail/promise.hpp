@@ -52,7 +52,7 @@ class promise_base;
 // Ends a detached root (or a joinable one whose handle was dropped): reports an escaped
 // exception as a panic, destroys the frame, then releases the wait_group.
 void finish_root(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept;
-// Destroys a root frame (after clearing the tag run()'s shutdown looks for).
+// Destroys a root frame (its block then carries the frame pool's free mark).
 void destroy_root(std::coroutine_handle<> frame) noexcept;
 // Called when a root (detached or joinable) reaches its final suspend point.
 void note_root_finished() noexcept;

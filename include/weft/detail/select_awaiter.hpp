@@ -46,46 +46,52 @@ public:
     select_awaiter(const select_awaiter&) = delete;
     ~select_awaiter() {
         if (!parked_) return;  // never parked, or already resumed
-        lock_all();            // destroyed while parked (shutdown): withdraw every node
+        channel_list locks;    // destroyed while parked (shutdown): withdraw every node
+        const std::size_t n = sorted_channels(locks);
+        lock_all(locks, n);
         for_each_index([&](auto& c) {
             if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
                 if (c.channel()) c.withdraw();
             }
         });
-        unlock_all(locks_, locked_);
+        unlock_all(locks, n);
     }
 
     bool await_ready() {
-        collect_channels();
-        if (locked_ == 0) {
+        channel_list locks;
+        const std::size_t n = sorted_channels(locks);
+        if (n == 0) {
             if constexpr (has_default) {
                 fired_ = default_index;
                 return true;
             }
             return false;  // only nil channels: block forever
         }
-        lock_all();
+        lock_all(locks, n);
         for (std::size_t i = 0; i < count; ++i) order_[i] = static_cast<std::uint8_t>(i);
         for (std::size_t i = count - 1; i > 0; --i) std::swap(order_[i], order_[fast_random() % (i + 1)]);
         for (std::size_t k = 0; k < count; ++k) {
             chan_waiter* wake = nullptr;
             if (try_case(order_[k], &wake)) {
                 fired_ = order_[k];
-                unlock_all(locks_, locked_);
+                unlock_all(locks, n);
                 if (wake) wake_one(wake);
                 return true;
             }
         }
         if constexpr (has_default) {
             fired_ = default_index;
-            unlock_all(locks_, locked_);
+            unlock_all(locks, n);
             return true;
         }
         return false;  // the locks stay held until await_suspend
     }
 
     bool await_suspend(std::coroutine_handle<> self) noexcept {
-        if (locked_ == 0) return true;  // parked forever; destroyed at shutdown
+        channel_list locks;  // on our stack: the awaiter may vanish at any unlock below
+        const std::size_t n = sorted_channels(locks);
+        if (n == 0) return true;  // parked forever; destroyed at shutdown
+        arbiter_.task = self;
         // Queue in the random poll order: two cases on one channel are then served in a
         // random order too (Go's TestPseudoRandomSend).
         for (std::size_t k = 0; k < count; ++k) {
@@ -93,21 +99,22 @@ public:
             std::uint32_t index = 0;
             for_each_index([&](auto& c) {
                 if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
-                    if (index == target && c.channel()) c.enqueue(&arbiter_, index, self);
+                    if (index == target && c.channel()) c.enqueue(&arbiter_, index);
                 }
                 ++index;
             });
         }
         parked_ = true;
-        const std::array<chan_base*, count> locks = locks_;  // ours may vanish at any unlock
-        unlock_all(locks, locked_);
+        unlock_all(locks, n);
         return true;
     }
 
     result_type await_resume() {
         if (parked_) {
             fired_ = static_cast<std::size_t>(arbiter_.winner());
-            lock_all();
+            channel_list locks;
+            const std::size_t n = sorted_channels(locks);
+            lock_all(locks, n);
             std::size_t index = 0;
             for_each_index([&](auto& c) {
                 if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
@@ -115,7 +122,7 @@ public:
                 }
                 ++index;
             });
-            unlock_all(locks_, locked_);
+            unlock_all(locks, n);
             parked_ = false;
             send_closed_ = closed_send(fired_);
         }
@@ -129,23 +136,27 @@ private:
         std::apply([&](auto&... c) { (f(c), ...); }, cases_);
     }
 
-    void collect_channels() noexcept {
-        locked_ = 0;
+    using channel_list = std::array<chan_base*, count>;
+
+    // The distinct non-nil channels, in address order (the global lock order).
+    std::size_t sorted_channels(channel_list& out) noexcept {
+        std::size_t n = 0;
         for_each_index([&](auto& c) {
             chan_base* ch = c.channel();
             if (!ch) return;
             std::size_t pos = 0;
-            while (pos < locked_ && locks_[pos] < ch) ++pos;
-            if (pos < locked_ && locks_[pos] == ch) return;  // the same channel twice
-            for (std::size_t k = locked_; k > pos; --k) locks_[k] = locks_[k - 1];
-            locks_[pos] = ch;
-            ++locked_;
+            while (pos < n && out[pos] < ch) ++pos;
+            if (pos < n && out[pos] == ch) return;  // the same channel twice
+            for (std::size_t k = n; k > pos; --k) out[k] = out[k - 1];
+            out[pos] = ch;
+            ++n;
         });
+        return n;
     }
-    void lock_all() noexcept {
-        for (std::size_t k = 0; k < locked_; ++k) locks_[k]->lock.lock();
+    static void lock_all(const channel_list& locks, std::size_t n) noexcept {
+        for (std::size_t k = 0; k < n; ++k) locks[k]->lock.lock();
     }
-    static void unlock_all(const std::array<chan_base*, count>& locks, std::size_t n) noexcept {
+    static void unlock_all(const channel_list& locks, std::size_t n) noexcept {
         for (std::size_t k = 0; k < n; ++k) locks[k]->lock.unlock();
     }
 
@@ -193,10 +204,8 @@ private:
 
     std::tuple<Cases...> cases_;
     select_arbiter arbiter_;
-    std::array<chan_base*, count> locks_{};  // distinct non-nil channels, by address
     std::array<std::uint8_t, count> order_{};  // this select's random poll order
     std::size_t fired_ = 0;
-    std::uint8_t locked_ = 0;   // entries of locks_ in use
     bool parked_ = false;        // nodes are (or may be) queued
     bool send_closed_ = false;   // the fired case was a send on a closed channel
 };

@@ -34,13 +34,10 @@ public:
     chan_base* channel() const noexcept { return ch_.state(); }
 
     // Lock held: completes now if it can (*wake: a sender to schedule after unlocking).
-    bool try_now(chan_waiter** wake, bool& /*send_closed*/) { return ch_.state()->try_recv_locked(result_, wake); }
+    bool try_now(chan_waiter** wake, bool& /*send_closed*/) { return ch_.state()->try_recv_locked(node_.slot, wake); }
     // Lock held: parks this case's node on the channel.
-    void enqueue(select_arbiter* arbiter, std::uint32_t index, std::coroutine_handle<> task) noexcept {
-        node_.arbiter = arbiter;
-        node_.case_index = index;
-        node_.task = task;
-        node_.item = &result_;
+    void enqueue(select_arbiter* arbiter, std::uint32_t index) noexcept {
+        node_.set_select(arbiter, index);
         ch_.state()->recvq.push_back(&node_);
     }
     // Lock held: takes the node out of the queue if it is still there.
@@ -48,26 +45,25 @@ public:
         if (node_.state == waiter_state::queued) ch_.state()->recvq.remove(&node_);
     }
     bool closed_send() const noexcept { return false; }
-    result_type take() { return std::move(result_); }
+    result_type take() { return std::move(node_.slot); }
 
 private:
     chan<T> ch_;
-    std::optional<T> result_;
-    chan_waiter node_;
+    chan_slot_waiter<std::optional<T>> node_;  // the node, and where the value arrives
 };
 
 template <class T>
 class send_case {
 public:
     using result_type = std::monostate;
-    send_case(const chan<T>& ch, T value) : ch_(ch), value_(std::move(value)) {}
+    send_case(const chan<T>& ch, T value) : ch_(ch), node_(std::move(value)) {}
     send_case(send_case&&) = default;
     send_case(const send_case&) = delete;
 
     chan_base* channel() const noexcept { return ch_.state(); }
 
     bool try_now(chan_waiter** wake, bool& send_closed) {
-        switch (ch_.state()->try_send_locked(value_, wake)) {
+        switch (ch_.state()->try_send_locked(node_.slot, wake)) {
         case send_status::sent:
             return true;
         case send_status::closed:
@@ -78,11 +74,8 @@ public:
         }
         return false;
     }
-    void enqueue(select_arbiter* arbiter, std::uint32_t index, std::coroutine_handle<> task) noexcept {
-        node_.arbiter = arbiter;
-        node_.case_index = index;
-        node_.task = task;
-        node_.item = &value_;
+    void enqueue(select_arbiter* arbiter, std::uint32_t index) noexcept {
+        node_.set_select(arbiter, index);
         ch_.state()->sendq.push_back(&node_);
     }
     void withdraw() noexcept {
@@ -93,8 +86,7 @@ public:
 
 private:
     chan<T> ch_;
-    T value_;
-    chan_waiter node_;
+    chan_slot_waiter<T> node_;  // the node, and the value to send
 };
 
 template <class T>

@@ -5,7 +5,40 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+
+namespace weft {
+
+// Any std::chrono::duration, converted to steady_clock's without overflow: values beyond
+// its range saturate (so sleep_for(hours::max()) sleeps "forever"), fractions round up
+// (a timer never fires early). The parameter type of every weft call that takes a duration.
+class saturating_duration {
+public:
+    using target = std::chrono::steady_clock::duration;
+
+    template <class Rep, class Period>
+    constexpr saturating_duration(std::chrono::duration<Rep, Period> d) noexcept  // NOLINT: implicit by design
+        : value_(clamp(d)) {}
+    constexpr target get() const noexcept { return value_; }
+
+private:
+    template <class Rep, class Period>
+    static constexpr target clamp(std::chrono::duration<Rep, Period> d) noexcept {
+        if constexpr (std::is_same_v<std::chrono::duration<Rep, Period>, target>) {
+            return d;
+        } else {
+            using wide = std::chrono::duration<long double, target::period>;
+            const long double ticks = std::chrono::duration_cast<wide>(d).count();
+            if (!(ticks < static_cast<long double>(target::max().count()))) return target::max();
+            if (!(ticks > static_cast<long double>(target::min().count()))) return target::min();
+            return target(static_cast<target::rep>(std::ceil(ticks)));
+        }
+    }
+    target value_;
+};
+
+}  // namespace weft
 
 namespace weft::detail {
 
