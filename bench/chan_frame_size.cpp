@@ -75,14 +75,15 @@ weft::task<int> measure(bool select3, long task_count) {
     co_await done.wait();
     if (finished_count.load() != task_count || wrong_count.load() != 0)
         bench::fail(std::string("chan_frame_size: ") + kind + ": " + std::to_string(finished_count.load()) +
-                    " tasks finished (want " + std::to_string(task_count) + "), " + std::to_string(wrong_count.load()) + " woke with a value or the wrong case");
+                    " tasks finished (want " + std::to_string(task_count) + "), " + std::to_string(wrong_count.load()) +
+                    " woke with a value or the wrong case");
     if (live < static_cast<std::size_t>(task_count))
         bench::fail(std::string("chan_frame_size: ") + kind + ": num_tasks() was " + std::to_string(live) +
                     " with " + std::to_string(task_count) + " tasks parked");
 
     const std::string name = std::string("parked_") + kind;
-    bench::report((name + "_memory").c_str(), "weft", static_cast<double>(after.rss_bytes - before.rss_bytes) / task_count,
-                  "bytes/unit");
+    bench::report((name + "_memory").c_str(), "weft",
+                  static_cast<double>(after.rss_bytes - before.rss_bytes) / task_count, "bytes/unit");
     if (frame == 0) bench::fail(std::string("chan_frame_size: ") + kind + ": the frame pool reported no request");
     bench::report((std::string("frame_") + kind).c_str(), "weft", static_cast<double>(frame), "bytes");
     co_return 0;

@@ -58,8 +58,8 @@ weft::task<double> round_mitems(std::size_t capacity) {
     }
     if (total.count != items || total.sum != expected_sum)
         bench::fail("chan_mpmc: capacity " + std::to_string(capacity) + ": received " + std::to_string(total.count) +
-                    " items summing to " + std::to_string(total.sum) + ", want " + std::to_string(items) + " summing to " +
-                    std::to_string(expected_sum));
+                    " items summing to " + std::to_string(total.sum) + ", want " + std::to_string(items) +
+                    " summing to " + std::to_string(expected_sum));
     co_return static_cast<double>(items) / (static_cast<double>(elapsed) / 1e9) / 1e6;
 }
 

@@ -32,7 +32,8 @@ weft::task<double> round_ns() {
     const auto elapsed = bench::now_ns() - start;
     ping.close();
     co_await wg.wait();
-    if (v != round_trips) bench::fail("ping_pong: final value " + std::to_string(v) + ", want " + std::to_string(round_trips));
+    if (v != round_trips)
+        bench::fail("ping_pong: final value " + std::to_string(v) + ", want " + std::to_string(round_trips));
     co_return static_cast<double>(elapsed) / round_trips;
 }
 

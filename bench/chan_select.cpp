@@ -39,9 +39,9 @@ weft::task<double> round_ns() {
     co_await producers.wait();
     for (std::size_t c = 0; c < 2; ++c) {
         if (count[c] != per_producer || sum[c] != expected_sum)
-            bench::fail("select: case " + std::to_string(c) + " received " + std::to_string(count[c]) + " values summing to " +
-                        std::to_string(sum[c]) + ", want " + std::to_string(per_producer) + " summing to " +
-                        std::to_string(expected_sum));
+            bench::fail("select: case " + std::to_string(c) + " received " + std::to_string(count[c]) +
+                        " values summing to " + std::to_string(sum[c]) + ", want " + std::to_string(per_producer) +
+                        " summing to " + std::to_string(expected_sum));
     }
     co_return static_cast<double>(elapsed) / messages;
 }

@@ -6,7 +6,7 @@ Usually started by ./run-benchmarks, which builds build-bench/ first. By hand:
 
 Each program prints `bench <workload> <runtime> <figure> <unit>` lines and exits non-zero when its
 own check fails. A program that fails, prints nothing or runs past its timeout shows FAILED in
-every row it feeds; a program whose binary does not exist yet shows "n/a (not built yet)".
+every row it feeds; a program whose binary does not exist (not built yet) shows "n/a (not built yet)".
 Python 3 standard library only.
 """
 
@@ -39,40 +39,54 @@ class Program:
 
 PROGRAMS = [
     Program("spawn_join", "sched_spawn_join", go="spawn_join", threads="threads_spawn_join"),
-    Program("skynet", "sched_skynet", go="skynet"),
-    Program("fib_fork", "sched_fib_fork", go="fib_fork"),
-    Program("idle_memory", "sched_idle_memory", go="idle_memory", threads="threads_idle_memory", timeout=300),
-    Program("cpu_scaling", "sched_cpu_scaling", go="cpu_scaling", threads="threads_cpu_scaling"),
-    # Added by later issues; their rows read "n/a (not built yet)" until the binaries exist.
     Program("ping_pong", "chan_ping_pong", go="ping_pong", threads="threads_ping_pong"),
-    Program("chan_throughput", "chan_throughput", go="chan_throughput", threads="threads_chan_throughput"),
+    Program("idle_memory", "sched_idle_memory", go="idle_memory", threads="threads_idle_memory", timeout=300),
+    Program("chan_frame_size", "chan_frame_size", go="chan_frame_size"),
+    Program("sleepers", "time_sleepers", go="sleepers", timeout=300),
+    Program("timer_pair", "time_timer_pair", go="timer_pair"),
+    Program("cpu_scaling", "sched_cpu_scaling", go="cpu_scaling", threads="threads_cpu_scaling"),
+    Program("skynet", "sched_skynet", go="skynet"),
+    Program("chan_skynet", "chan_skynet", go="chan_skynet"),
+    Program("fib_fork", "sched_fib_fork", go="fib_fork"),
+    Program("chan_mpmc", "chan_mpmc", go="chan_mpmc"),
     Program("select", "chan_select", go="select"),
-    Program("sleepers", "time_sleepers", go="sleepers", threads="threads_sleepers", timeout=300),
-    Program("context_cancel", "context_cancel", go="context_cancel"),
+    Program("ctx_cancel", "ctx_cancel", go="ctx_cancel"),
 ]
 
-# Table rows: (the workload name in the `bench` lines, label, the program that prints it, the
-# unit shown when no program printed one).
+# Table rows, in the order of issue 5's table: (the workload name in the `bench` lines, label,
+# the program that prints it, the unit shown when no program printed one).
 ROWS = [
     ("spawn_join", "creation cost: spawn + join, 2 workers", "spawn_join", "ns"),
     ("spawn_join_1w", "creation cost: spawn + join, 1 worker", "spawn_join", "ns"),
     ("ping_pong", "context switch: ping-pong round trip", "ping_pong", "ns"),
     ("idle_memory", "memory per parked unit (RSS growth)", "idle_memory", "B"),
     ("idle_vmsize", "address space per parked unit", "idle_memory", "B"),
+    ("parked_recv_memory", "memory per task parked in a channel recv", "chan_frame_size", "B"),
+    ("parked_select3_memory", "memory per task parked in a 3-case select", "chan_frame_size", "B"),
     ("max_units", "how many can exist (parked at once)", "idle_memory", "units"),
     ("idle_threads", "OS threads while they are parked", "idle_memory", "threads"),
     ("sleepers_threads", "OS threads with 100,000 sleepers", "sleepers", "threads"),
-    ("sleep_lateness_p99", "sleep lateness p99", "sleepers", ""),
+    ("sleepers_wall", "100,000 sleepers of 100 ms: wall time", "sleepers", "ms"),
+    ("sleepers_lateness_p50", "sleep lateness p50 (100,000 sleepers)", "sleepers", "ms"),
+    ("sleep_lateness_p99", "sleep lateness p99 (100,000 sleepers)", "sleepers", "ms"),
+    ("sleepers_memory", "memory per sleeper", "sleepers", "B"),
+    ("short_sleep_lateness_p99", "sleep lateness p99 (single 1 ms sleeps)", "timer_pair", "ms"),
+    ("timer_pair", "timer arm + cancel", "timer_pair", "ns"),
     ("cpu_scaling_1w", "CPU scaling: 4 CPU-bound tasks, 1 worker", "cpu_scaling", "ms"),
     ("cpu_scaling_2w", "CPU scaling: 4 CPU-bound tasks, 2 workers", "cpu_scaling", "ms"),
     ("cpu_speedup", "CPU scaling: speedup 1 -> 2 workers", "cpu_scaling", "x"),
-    ("skynet", "skynet: 1,000,000 leaves, join handles / channels", "skynet", "ms"),
+    ("skynet", "skynet: join handles (Go: channels)", "skynet", "ms"),
+    ("chan_skynet", "skynet: channels, Go's way", "chan_skynet", "ms"),
     ("fib_fork", "fib_fork(30): spawn both children", "fib_fork", "ms"),
-    ("chan_throughput", "channel throughput", "chan_throughput", ""),
-    ("select", "select", "select", ""),
-    ("context_cancel", "context cancel", "context_cancel", ""),
+    ("chan_mpmc_buffered", "channel throughput: 4x4, buffered 1024", "chan_mpmc", "Mitems/s"),
+    ("chan_mpmc_unbuffered", "channel throughput: 4x4, unbuffered", "chan_mpmc", "Mitems/s"),
+    ("select", "select over 2 channels", "select", "ns/msg"),
+    ("ctx_cancel", "context cancel: 100,000 waiters", "ctx_cancel", "ms"),
+    ("ctx_cancel_select", "context cancel: 100,000 waiters in select", "ctx_cancel", "ms"),
     ("frame_minimal", "frame size: minimal task", "idle_memory", "B"),
     ("frame_parked", "frame size: task parked in wait_group::wait", "idle_memory", "B"),
+    ("frame_recv", "frame size: task parked in a channel recv", "chan_frame_size", "B"),
+    ("frame_select3", "frame size: task parked in a 3-case select", "chan_frame_size", "B"),
 ]
 
 DESCRIPTIONS = """\
@@ -84,7 +98,8 @@ DESCRIPTIONS = """\
 - **fib_fork(30)**: every call with n >= 2 spawns both children and awaits them (Go: goroutines + a channel). Checks 832040.
 - **OS threads while they are parked**: the `Threads:` line of /proc/self/status with everything parked (weft's main thread is worker 0).
 - **frame size**: what weft's frame pool was asked for by a minimal `go` task and by a task parked in `wait_group::wait` (weft only).
-- Times are the median of several repetitions after a warm-up. Ratio columns divide weft's figure by the other's (1/N: weft's is N times smaller): below 1 means weft takes less time or memory (for "how many can exist" and "speedup", higher is better)."""
+- **ping-pong, select, channel throughput, sleepers, timers, context cancel, skynet with channels, parked in recv/select**: see the first line of each program (`bench/chan_*.cpp`, `bench/time_*.cpp`, `bench/ctx_cancel.cpp`) and its Go twin.
+- Times are the median of several repetitions after a warm-up. Ratio columns divide weft's figure by the other's (1/N: weft's is N times smaller): below 1 means weft takes less time or memory (for "how many can exist", "speedup" and channel throughput in Mitems/s, higher is better)."""
 
 
 def find_go():

@@ -104,8 +104,8 @@ weft::task<int> memory_round(long memory_sleepers) {
     for (long i = 0; i < memory_sleepers; ++i) weft::go(long_sleeper);
     while (started_count.load(std::memory_order_relaxed) < memory_sleepers) {
         if (bench::now_ns() - start > park_timeout_ns)
-            bench::fail("sleepers: only " + std::to_string(started_count.load()) + " of " + std::to_string(memory_sleepers) +
-                        " sleepers parked after 60 s");
+            bench::fail("sleepers: only " + std::to_string(started_count.load()) + " of " +
+                        std::to_string(memory_sleepers) + " sleepers parked after 60 s");
         co_await weft::yield();
     }
     for (int i = 0; i < 100; ++i) co_await weft::yield();
@@ -113,7 +113,8 @@ weft::task<int> memory_round(long memory_sleepers) {
     const std::size_t live = weft::num_tasks();
     if (finished_count.load() != 0) bench::fail("sleepers: a one-hour sleeper woke");
     if (live < static_cast<std::size_t>(memory_sleepers))
-        bench::fail("sleepers: num_tasks() was " + std::to_string(live) + " with " + std::to_string(memory_sleepers) + " sleepers");
+        bench::fail("sleepers: num_tasks() was " + std::to_string(live) + " with " + std::to_string(memory_sleepers) +
+                    " sleepers");
     bench::report("sleepers_memory", "weft", static_cast<double>(after.rss_bytes - before.rss_bytes) / memory_sleepers,
                   "bytes/unit");
     co_return 0;

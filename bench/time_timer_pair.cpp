@@ -27,7 +27,8 @@ weft::task<double> pair_round_ns() {
         misses += t.stop() ? 0 : 1;     // armed by the reset: true
     }
     const auto elapsed = bench::now_ns() - start;
-    if (misses != 0) bench::fail("timer_pair: " + std::to_string(misses) + " reset/stop calls returned the wrong value");
+    if (misses != 0)
+        bench::fail("timer_pair: " + std::to_string(misses) + " reset/stop calls returned the wrong value");
     if (t.c().try_recv()) bench::fail("timer_pair: a stopped timer delivered a value");
     co_return static_cast<double>(elapsed) / pairs;
 }

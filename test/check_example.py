@@ -11,6 +11,11 @@ is checked with
 
     check_example.py EXE --group 'worker 0 done' ... 'worker 4 done' --group 'all done'
 
+A line whose text may vary among a few values is checked with --one-of, e.g. ticker's
+"ticks 4", "ticks 5" or "ticks 6", then "stopped":
+
+    check_example.py EXE --one-of 'ticks 4' 'ticks 5' 'ticks 6' --group 'stopped'
+
 Every line must match exactly; no other line may appear. Standard error must be empty
 (a sanitizer report or a stray warning fails the check) unless --allow-stderr is given.
 Standard library only.
@@ -21,11 +26,21 @@ import subprocess
 import sys
 
 
+class _AppendExpected(argparse.Action):
+    """Appends (kind, lines) to one list, so --group and --one-of keep their order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, list(getattr(namespace, self.dest) or []) + [(self.const, values)])
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("exe", help="the example program to run")
-    parser.add_argument("--group", action="append", nargs="+", default=[], metavar="LINE",
+    parser.add_argument("--group", dest="expected", action=_AppendExpected, const="group", nargs="+",
+                        default=[], metavar="LINE",
                         help="lines expected next, in any order among themselves")
+    parser.add_argument("--one-of", dest="expected", action=_AppendExpected, const="one-of", nargs="+",
+                        metavar="LINE", help="one line expected next: exactly one of these")
     parser.add_argument("--exit-code", type=int, default=0, help="expected exit code (default 0)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before the run fails")
     parser.add_argument("--allow-stderr", action="store_true", help="accept output on stderr")
@@ -36,7 +51,17 @@ def check_stdout(lines, groups):
     """Returns a list of problems (empty when the lines match the groups)."""
     problems = []
     position = 0
-    for number, group in enumerate(groups, start=1):
+    for number, (kind, group) in enumerate(groups, start=1):
+        if kind == "one-of":
+            got = lines[position:position + 1]
+            position += 1
+            if len(got) != 1 or got[0] not in group:
+                problems.append(
+                    f"group {number}: expected one line, one of:\n"
+                    + "".join(f"    {line!r}\n" for line in group)
+                    + "  got:\n"
+                    + "".join(f"    {line!r}\n" for line in got))
+            continue
         got = lines[position:position + len(group)]
         position += len(group)
         if sorted(got) != sorted(group):
@@ -71,7 +96,7 @@ def main(argv):
         problems.append(f"expected exit code {args.exit_code}, got {how}")
     if stdout and not stdout.endswith("\n"):
         problems.append("the last line of stdout is not terminated by a newline")
-    problems += check_stdout(stdout.splitlines(), args.group)
+    problems += check_stdout(stdout.splitlines(), args.expected)
     if stderr and not args.allow_stderr:
         problems.append("unexpected output on stderr")
 

@@ -1405,6 +1405,42 @@ TEST_CASE("ch.send(v, ctx) delivers the value, or returns err without delivering
     CHECK_FALSE(o.leaked_cancelled.has_value());
 }
 
+TEST_CASE("a timeout created on a plain thread while every worker is parked still expires") {
+    // The deadline is armed off-worker (on shard 0) while the workers sleep with no timer
+    // due: arming must wake one of them to shorten its sleep.
+    const auto [err, waited] = weft::run(weft::options{.workers = 2}, []() -> weft::task<std::pair<std::error_code, double>> {
+        auto handoff = weft::make_chan<weft::context>(1);
+        std::optional<weft::context_and_cancel<weft::cancel_func>> made;
+        std::thread maker([handoff, &made] {
+            std::this_thread::sleep_for(20ms);  // let every worker park
+            made = weft::with_timeout(weft::background(), 30ms);
+            (void)handoff.try_send(made->ctx);
+        });
+        const time_point start = steady::now();
+        const auto ctx = co_await handoff.recv();
+        const std::error_code e = co_await ctx->wait();
+        const double ms = ms_since(start);
+        maker.join();
+        co_return std::pair{e, ms};
+    });
+    CHECK(err == weft::errc::deadline_exceeded);
+    CHECK(waited >= 30.0);
+    CHECK(waited < 10'000.0);
+}
+
+TEST_CASE("a timeout too long for the clock never expires") {
+    const auto [deadline, done] = weft::run(weft::options{.workers = 2}, []() -> weft::task<std::pair<std::optional<time_point>, bool>> {
+        auto [ctx, cancel] = weft::with_timeout(weft::background(), steady::duration::max());
+        co_await weft::sleep_for(10ms);
+        const bool d = co_await is_done(ctx);
+        cancel();
+        co_return std::pair{ctx.deadline(), d};
+    });
+    REQUIRE(deadline.has_value());
+    CHECK(*deadline > steady::now() + 24h * 365 * 100);
+    CHECK_FALSE(done);
+}
+
 // ---- without a runtime ------------------------------------------------------------------
 
 TEST_CASE("cancel contexts and values work outside run(); a timeout needs a runtime (std::logic_error)") {

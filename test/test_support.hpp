@@ -26,18 +26,6 @@
 #define WEFT_TEST_SANITIZED 0
 #endif
 
-// GCC 12 compiles symmetric transfer (await_suspend returning a handle) into a tail call only
-// when optimizing and without AddressSanitizer or ThreadSanitizer (their instrumentation of
-// function exits gets in the way). Otherwise every synchronous co_await of a task nests a
-// stack frame and a long loop of them overflows the stack, so the tests of that guarantee
-// are skipped in such builds. Clang makes it a tail call at every level (checked with -O0).
-#if defined(__GNUC__) && !defined(__clang__) && \
-    (defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__) || !defined(__OPTIMIZE__))
-#define WEFT_TEST_NO_SYMMETRIC_TAIL_CALL 1
-#else
-#define WEFT_TEST_NO_SYMMETRIC_TAIL_CALL 0
-#endif
-
 namespace weft_test {
 
 // The WEFT_TEST_SCALE multiplier (see the file comment).

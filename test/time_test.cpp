@@ -22,6 +22,7 @@
 #include <optional>
 #include <random>
 #include <stdexcept>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -1008,6 +1009,25 @@ TEST_CASE("a default-constructed timer is inert: nil channel, stop returns false
     CHECK(k.c().is_nil());
     k.stop();
     CHECK_THROWS_AS(k.reset(1ms), std::logic_error);
+}
+
+TEST_CASE("a timer armed on a plain thread while every worker is parked wakes a worker and fires") {
+    const auto [got, waited] = weft::run(weft::options{.workers = 2}, []() -> weft::task<std::pair<bool, double>> {
+        auto handoff = weft::make_chan<time_chan>(1);
+        std::thread maker([handoff] {
+            std::this_thread::sleep_for(20ms);  // let every worker park with nothing due
+            (void)handoff.try_send(weft::after(30ms));
+        });
+        const time_point start = steady::now();
+        const auto c = co_await handoff.recv();
+        const auto v = co_await c->recv();
+        const double ms = ms_since(start);
+        maker.join();
+        co_return std::pair{v.has_value(), ms};
+    });
+    CHECK(got);
+    CHECK(waited >= 30.0);
+    CHECK(waited < 10'000.0);
 }
 
 TEST_CASE("timers, tickers, after and after_func need a running runtime (std::logic_error outside run)") {

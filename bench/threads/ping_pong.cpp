@@ -56,7 +56,8 @@ double round_ns(long round_trips) {
     const auto elapsed = bench::now_ns() - start;
     ping.close();
     ponger.join();
-    if (v != round_trips) bench::fail("ping_pong: final value " + std::to_string(v) + ", want " + std::to_string(round_trips));
+    if (v != round_trips)
+        bench::fail("ping_pong: final value " + std::to_string(v) + ", want " + std::to_string(round_trips));
     return static_cast<double>(elapsed) / static_cast<double>(round_trips);
 }
 

@@ -1,6 +1,6 @@
 // The guide's context section: with_cancel, with_timeout, with_deadline, with_value, without_cancel, after_func, causes.
 // Expected output, in this order: "worker stopped: context canceled", "sleep: context deadline exceeded",
-// "child deadline not later than parent's: true", "recv: context deadline exceeded", "user alice",
+// "child deadline not after the parent deadline: true", "recv: context deadline exceeded", "user alice",
 // "detached: err empty, done nil, user alice", "after_func ran", "stop after it ran: false",
 // "err: context canceled, cause is timed_out: true", "send: context canceled", exit code 0.
 #include <weft/weft.hpp>
@@ -44,7 +44,7 @@ weft::task<> async_main() {
     // context.WithDeadline: a child's deadline is never later than its parent's.
     auto [parent, cancel_parent] = weft::with_timeout(weft::background(), 20ms);
     auto [child, cancel_child] = weft::with_deadline(parent, weft::steady_clock::now() + 1h);
-    std::printf("child deadline not later than parent's: %s\n",
+    std::printf("child deadline not after the parent deadline: %s\n",
                 *child.deadline() <= *parent.deadline() ? "true" : "false");
     auto never = weft::make_chan<int>();
     auto r = co_await never.recv(child);
