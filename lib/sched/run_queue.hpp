@@ -49,11 +49,12 @@ public:
     // Owner: removes the newest task (Chase-Lev pop), or returns a null handle.
     std::coroutine_handle<> pop_newest() noexcept {
         const std::uint32_t tail = tail_.load(std::memory_order_relaxed) - 1;
-        tail_.store(tail, std::memory_order_relaxed);
-        // seq_cst fence: orders our tail store before the head load (StoreLoad), pairing
-        // with the fence thieves run between their head and tail loads.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        std::uint32_t head = head_.load(std::memory_order_relaxed);
+        // seq_cst exchange, then seq_cst load: our tail store is ordered before the head load
+        // (StoreLoad) against thieves' seq_cst head/tail loads and head CAS. An exchange
+        // (a locked xchg) rather than store + fence: on AMD, mfence also waits for every
+        // outstanding cache miss, which made this pop the hottest instruction of a spawn.
+        tail_.exchange(tail, std::memory_order_seq_cst);
+        std::uint32_t head = head_.load(std::memory_order_seq_cst);
         const auto size = static_cast<std::int32_t>(tail - head);
         if (size < 0) {  // empty: undo
             tail_.store(head, std::memory_order_relaxed);
@@ -102,12 +103,11 @@ public:
         const std::uint32_t room = capacity - (dest_tail - dest_head);
         std::uint32_t n = 0;
         for (;;) {
-            // acquire (both): see the slots the victim published before moving its tail.
-            std::uint32_t head = head_.load(std::memory_order_acquire);
-            // seq_cst fence: pairs with pop_newest's fence (the owner's tail decrement is
-            // either seen here, or the owner sees our head CAS and leaves the slot to us).
-            std::atomic_thread_fence(std::memory_order_seq_cst);
-            const std::uint32_t tail = tail_.load(std::memory_order_acquire);
+            // seq_cst (both): pairs with pop_newest's exchange/load (the owner's tail
+            // decrement is seen here, or the owner sees our head CAS and leaves the slot to
+            // us); acquire also makes the slots published before the tail visible.
+            std::uint32_t head = head_.load(std::memory_order_seq_cst);
+            const std::uint32_t tail = tail_.load(std::memory_order_seq_cst);
             if (static_cast<std::int32_t>(tail - head) <= 0) return {};
             n = tail - head;
             n -= n / 2;
