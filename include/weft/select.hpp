@@ -26,27 +26,27 @@ namespace weft {
 inline constexpr detail::default_case_t default_case{};
 
 template <class T>
-detail::recv_case<T> recv(const chan<T>& ch) {
-    return detail::recv_case<T>{ch};
+detail::recv_op<T> recv(const chan<T>& ch) {
+    return detail::recv_op<T>{ch};
 }
 template <class T>
-detail::recv_case<T> recv(const recv_chan<T>& ch) {
-    return detail::recv_case<T>{ch.underlying()};
+detail::recv_op<T> recv(const recv_chan<T>& ch) {
+    return detail::recv_op<T>{ch.underlying()};
 }
 template <class T>
-detail::send_case<T> send(const chan<T>& ch, std::type_identity_t<T> value) {
-    return detail::send_case<T>{ch, std::move(value)};
+detail::send_op<T> send(const chan<T>& ch, std::type_identity_t<T> value) {
+    return detail::send_op<T>{ch, std::move(value)};
 }
 template <class T>
-detail::send_case<T> send(const send_chan<T>& ch, std::type_identity_t<T> value) {
-    return detail::send_case<T>{ch.underlying(), std::move(value)};
+detail::send_op<T> send(const send_chan<T>& ch, std::type_identity_t<T> value) {
+    return detail::send_op<T>{ch.underlying(), std::move(value)};
 }
 
-template <class... Cases>
-[[nodiscard]] detail::select_awaiter<Cases...> select(Cases... cases) {
-    static_assert((detail::is_default_case<Cases>::value + ... + 0) <= 1, "weft::select: at most one default_case");
-    static_assert(sizeof...(Cases) <= 255, "weft::select: at most 255 cases");
-    return detail::select_awaiter<Cases...>{std::move(cases)...};
+template <class... Ops>
+[[nodiscard]] detail::select_awaiter<detail::case_of_t<Ops>...> select(Ops... ops) {
+    static_assert((detail::is_default_case<Ops>::value + ... + 0) <= 1, "weft::select: at most one default_case");
+    static_assert(sizeof...(Ops) <= 255, "weft::select: at most 255 cases");
+    return detail::select_awaiter<detail::case_of_t<Ops>...>{std::move(ops)...};
 }
 
 [[nodiscard]] inline detail::select_forever select() noexcept { return {}; }

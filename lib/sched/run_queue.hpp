@@ -16,11 +16,14 @@
 //     the tail slot without a CAS when at least two tasks are queued; for the last one it
 //     races thieves with the same CAS on head_ (Chase-Lev).
 //
-// The one tricky race: a thief copies slots [h, h+n) and then CASes head_ from h to h+n.
-// Meanwhile the owner may pop/overflow (advancing head_) and push, overwriting slots
-// below the old head. Then the thief's CAS fails and it discards what it copied, so a
-// value read from an overwritten slot is never used. Slots are relaxed atomics so those
-// discarded reads are not data races.
+// The tricky races. (1) A thief reads slot h and then CASes head_ from h to h+1; meanwhile
+// the owner may take the oldest task or overflow (advancing head_) and push, overwriting
+// slots below the old head. Then the thief's CAS fails and it discards what it read, so a
+// value read from an overwritten slot is never used (slots are relaxed atomics, so those
+// discarded reads are not data races). (2) Thieves claim one slot per CAS: pop_newest takes
+// the tail slot without a CAS whenever it sees head_ below it, which is only safe if every
+// claim in flight covers exactly the slot at head_ (a batch CAS of h -> h+n once let the
+// owner and a thief both run slot h+1).
 #pragma once
 
 #include <atomic>
@@ -94,37 +97,45 @@ public:
         return head_.compare_exchange_strong(head, head + n, std::memory_order_release, std::memory_order_relaxed);
     }
 
-    // Thief: moves half of this queue's tasks into `dest` (the thief's own, empty-ish queue)
-    // and returns one of them to run now, or null if there was nothing to steal.
+    // Thief: moves up to half of this queue's tasks into `dest` (the thief's own queue) and
+    // returns one of them to run now, or null if there was nothing to steal. Each task is
+    // claimed by its own CAS on head_ (Chase-Lev's steal): one CAS for a whole batch would
+    // let the owner's CAS-free pop_newest take a slot the batch already counted.
     std::coroutine_handle<> steal_into(run_queue& dest) noexcept {
         const std::uint32_t dest_tail = dest.tail_.load(std::memory_order_relaxed);  // dest is ours
-        // Steal only into free room: dest is ours and usually empty when we search.
         const std::uint32_t dest_head = dest.head_.load(std::memory_order_acquire);
         const std::uint32_t room = capacity - (dest_tail - dest_head);
-        std::uint32_t n = 0;
-        for (;;) {
-            // seq_cst (both): pairs with pop_newest's exchange/load (the owner's tail
-            // decrement is seen here, or the owner sees our head CAS and leaves the slot to
-            // us); acquire also makes the slots published before the tail visible.
+        std::uint32_t want = 0;
+        {
+            const std::uint32_t head = head_.load(std::memory_order_seq_cst);
+            const std::uint32_t tail = tail_.load(std::memory_order_seq_cst);
+            const auto available = static_cast<std::int32_t>(tail - head);
+            if (available <= 0) return {};
+            want = static_cast<std::uint32_t>(available) - static_cast<std::uint32_t>(available) / 2;
+            if (want > room + 1) want = room + 1;  // one goes straight to the caller
+        }
+        void* first = nullptr;
+        std::uint32_t moved = 0;
+        for (std::uint32_t taken = 0, attempts = 0; taken < want && attempts < 2 * want + 4; ++attempts) {
+            // seq_cst (both loads and the CAS): pairs with pop_newest's exchange and head load
+            // (StoreLoad): either the owner sees our claim, or we see its tail decrement.
             std::uint32_t head = head_.load(std::memory_order_seq_cst);
             const std::uint32_t tail = tail_.load(std::memory_order_seq_cst);
-            if (static_cast<std::int32_t>(tail - head) <= 0) return {};
-            n = tail - head;
-            n -= n / 2;
-            if (n > capacity / 2) continue;  // inconsistent head/tail pair; read again
-            if (n > room) n = room;
-            if (n == 0) return {};
-            for (std::uint32_t i = 0; i < n; ++i)
-                dest.slots_[(dest_tail + i) % capacity].store(
-                    slots_[(head + i) % capacity].load(std::memory_order_relaxed), std::memory_order_relaxed);
-            // seq_cst: the CAS that pop_newest's last-task CAS competes with; it also orders
-            // our slot reads before the victim reuses them.
-            if (head_.compare_exchange_strong(head, head + n, std::memory_order_seq_cst, std::memory_order_relaxed))
-                break;
+            if (static_cast<std::int32_t>(tail - head) <= 0) break;
+            void* task = slots_[head % capacity].load(std::memory_order_relaxed);
+            if (!head_.compare_exchange_strong(head, head + 1, std::memory_order_seq_cst, std::memory_order_relaxed))
+                continue;  // another consumer took it: look again
+            ++taken;
+            if (!first) {
+                first = task;
+            } else {
+                dest.slots_[(dest_tail + moved) % capacity].store(task, std::memory_order_relaxed);
+                ++moved;
+            }
         }
-        void* last = dest.slots_[(dest_tail + n - 1) % capacity].load(std::memory_order_relaxed);
-        if (n > 1) dest.tail_.store(dest_tail + n - 1, std::memory_order_release);  // publish the rest
-        return std::coroutine_handle<>::from_address(last);
+        // release: publishes the moved slots to whoever steals from us in turn.
+        if (moved) dest.tail_.store(dest_tail + moved, std::memory_order_release);
+        return first ? std::coroutine_handle<>::from_address(first) : std::coroutine_handle<>{};
     }
 
     // Any thread: a snapshot of the number of queued tasks.

@@ -361,6 +361,33 @@ weft::task<int> ping_pong_pairs(int pairs, int rounds) {
     co_return wrong.load();
 }
 
+// --- bursts of short tasks, each delivering one value -----------------------------------------
+
+weft::task<> deliver(weft::chan<int> out, int id) { co_await out.send(id); }
+// Each round spawns 4 tasks that send their id and receives 4 values: each id of the round
+// exactly once. A task run twice (a scheduler bug) shows up as a duplicate or a stray id.
+weft::task<std::size_t> burst_rounds(int rounds) {
+    constexpr int k = 4;
+    auto out = weft::make_chan<int>(2);  // two of the four park in send: more wake-ups
+    std::size_t wrong = 0;
+    for (int r = 0; r < rounds; ++r) {
+        for (int i = 0; i < k; ++i) weft::go(deliver, out, r * k + i);
+        bool seen[k] = {};
+        for (int i = 0; i < k; ++i) {
+            const int v = (co_await out.recv()).value_or(-1);
+            const int slot = v - r * k;
+            if (slot < 0 || slot >= k || seen[slot]) {
+                ++wrong;
+            } else {
+                seen[slot] = true;
+            }
+        }
+    }
+    for (int i = 0; i < 100; ++i) co_await weft::yield();
+    wrong += out.try_recv().has_value() ? 1 : 0;  // nothing extra may arrive
+    co_return wrong;
+}
+
 // --- shutdown with tasks parked on channels and selects -------------------------------------
 
 weft::task<> park_recv(weft::chan<weft_test::probe> c, weft_test::probe) { co_await c.recv(); }
@@ -470,6 +497,15 @@ TEST_CASE("ping-pong pairs over unbuffered channels keep every round trip in ord
     for (const unsigned workers : worker_counts) {
         CAPTURE(workers);
         const int wrong = weft::run(weft::options{.workers = workers}, ping_pong_pairs, 16, rounds);
+        CHECK(wrong == 0);
+    }
+}
+
+TEST_CASE("bursts of spawned tasks each deliver their one value exactly once") {
+    const int rounds = static_cast<int>(weft_test::scaled(200'000, 2000));
+    for (const unsigned workers : {2u, 4u}) {
+        CAPTURE(workers);
+        const std::size_t wrong = weft::run(weft::options{.workers = workers}, burst_rounds, rounds);
         CHECK(wrong == 0);
     }
 }

@@ -31,12 +31,14 @@ inline void frame_free(void* frame, std::size_t size) noexcept;
 
 enum class task_mode : std::uint8_t { child = 0, detached = 1, joinable = 2, child_inline = 3 };
 
-// GCC without optimization does not turn symmetric transfer into a tail call, so a loop of
-// synchronously completing awaits would grow the stack. There the awaiter resumes the child
-// inline and learns from `link_` whether it finished synchronously (cppcoro's pre-C++20
-// protocol); everywhere else it transfers symmetrically. Both kinds of awaiter work with
-// every frame: the mode byte tells the frame which protocol its awaiter uses.
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__)
+// GCC without optimization, or with ASan or TSan at any level, does not turn symmetric
+// transfer into a tail call, so a loop of synchronously completing awaits would grow the
+// stack. There the awaiter resumes the child inline and learns from `link_` whether it
+// finished synchronously (cppcoro's pre-C++20 protocol); everywhere else it transfers
+// symmetrically. Both kinds of awaiter work with every frame: the mode byte tells the frame
+// which protocol its awaiter uses.
+#if defined(__GNUC__) && !defined(__clang__) && \
+    (!defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__))
 #define WEFT_INLINE_RESUME 1
 #else
 #define WEFT_INLINE_RESUME 0

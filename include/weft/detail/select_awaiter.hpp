@@ -41,7 +41,8 @@ class select_awaiter {
 public:
     using result_type = std::variant<typename Cases::result_type...>;
 
-    explicit select_awaiter(Cases&&... cases) : cases_(std::move(cases)...) {}
+    template <class... Ops>
+    explicit select_awaiter(Ops&&... ops) : cases_(Cases(std::move(ops))...) {}
     select_awaiter(select_awaiter&&) = default;
     select_awaiter(const select_awaiter&) = delete;
     ~select_awaiter() {

@@ -23,11 +23,24 @@ struct default_case_t {
     chan_base* channel() const noexcept { return nullptr; }
 };
 
+// What weft::recv / weft::send return: small descriptors, turned into the cases below
+// (which carry the waiter nodes) only inside the select awaiter, so a parked select's frame
+// holds each node once.
+template <class T>
+struct recv_op {
+    chan<T> ch;
+};
+template <class T>
+struct send_op {
+    chan<T> ch;
+    T value;
+};
+
 template <class T>
 class recv_case {
 public:
     using result_type = std::optional<T>;
-    explicit recv_case(const chan<T>& ch) : ch_(ch) {}
+    explicit recv_case(recv_op<T>&& op) noexcept : ch_(std::move(op.ch)) {}
     recv_case(recv_case&&) = default;
     recv_case(const recv_case&) = delete;
 
@@ -56,7 +69,7 @@ template <class T>
 class send_case {
 public:
     using result_type = std::monostate;
-    send_case(const chan<T>& ch, T value) : ch_(ch), node_(std::move(value)) {}
+    explicit send_case(send_op<T>&& op) : ch_(std::move(op.ch)), node_(std::move(op.value)) {}
     send_case(send_case&&) = default;
     send_case(const send_case&) = delete;
 
@@ -91,5 +104,21 @@ private:
 
 template <class T>
 struct is_default_case : std::is_same<std::remove_cvref_t<T>, default_case_t> {};
+
+// The case type a descriptor becomes.
+template <class Op>
+struct case_of {
+    using type = Op;  // default_case_t
+};
+template <class T>
+struct case_of<recv_op<T>> {
+    using type = recv_case<T>;
+};
+template <class T>
+struct case_of<send_op<T>> {
+    using type = send_case<T>;
+};
+template <class Op>
+using case_of_t = typename case_of<Op>::type;
 
 }  // namespace weft::detail
