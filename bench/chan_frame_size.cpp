@@ -1,4 +1,5 @@
-// Provides the chan_frame_size benchmark: 1,000,000 tasks parked in a channel recv, then 1,000,000 parked in a 3-case select (250,000 with --quick) — the frame bytes of each kind of task and the RSS growth per parked task.
+// Provides the chan_frame_size benchmark: 1,000,000 tasks parked in a channel recv, then 1,000,000 parked in a 3-case
+// select (250,000 with --quick) — the frame bytes of each kind of task and the RSS growth per parked task.
 //
 // Each kind is measured in its own forked process, so the second one does not reuse frames
 // the first one returned to the frame pool (forked before any runtime thread exists).
@@ -67,7 +68,8 @@ weft::task<int> measure(bool select3, long task_count) {
                         " tasks parked after 60 s");
         co_await weft::yield();
     }
-    for (int i = 0; i < 100; ++i) co_await weft::yield();
+    for (int i = 0; i < 100; ++i)
+        co_await weft::yield();
     const auto after = bench::memory_now();
     const std::size_t live = weft::num_tasks();
 
@@ -78,8 +80,8 @@ weft::task<int> measure(bool select3, long task_count) {
                     " tasks finished (want " + std::to_string(task_count) + "), " + std::to_string(wrong_count.load()) +
                     " woke with a value or the wrong case");
     if (live < static_cast<std::size_t>(task_count))
-        bench::fail(std::string("chan_frame_size: ") + kind + ": num_tasks() was " + std::to_string(live) +
-                    " with " + std::to_string(task_count) + " tasks parked");
+        bench::fail(std::string("chan_frame_size: ") + kind + ": num_tasks() was " + std::to_string(live) + " with " +
+                    std::to_string(task_count) + " tasks parked");
 
     const std::string name = std::string("parked_") + kind;
     bench::report((name + "_memory").c_str(), "weft",

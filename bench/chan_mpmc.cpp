@@ -1,4 +1,5 @@
-// Provides the chan_mpmc benchmark: 4 producers and 4 consumers moving 10,000,000 ints through one channel, buffered (1024) and unbuffered — M items/s for each.
+// Provides the chan_mpmc benchmark: 4 producers and 4 consumers moving 10,000,000 ints through one channel, buffered
+// (1024) and unbuffered — M items/s for each.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -24,7 +25,8 @@ struct tally {
 
 // Sends [first, first + per_producer).
 weft::task<> produce(weft::chan<long> ch, long first) {
-    for (long v = first; v < first + per_producer; ++v) co_await ch.send(v);
+    for (long v = first; v < first + per_producer; ++v)
+        co_await ch.send(v);
 }
 
 // Receives until the channel is closed and drained; leaves its count and sum in `out`.
@@ -45,8 +47,10 @@ weft::task<double> round_mitems(std::size_t capacity) {
     weft::wait_group sent;
     weft::wait_group received;
     const auto start = bench::now_ns();
-    for (int c = 0; c < consumers; ++c) received.go(consume, ch, std::ref(tallies[static_cast<std::size_t>(c)]));
-    for (int p = 0; p < producers; ++p) sent.go(produce, ch, p * per_producer);
+    for (int c = 0; c < consumers; ++c)
+        received.go(consume, ch, std::ref(tallies[static_cast<std::size_t>(c)]));
+    for (int p = 0; p < producers; ++p)
+        sent.go(produce, ch, p * per_producer);
     co_await sent.wait();
     ch.close();
     co_await received.wait();
@@ -66,7 +70,8 @@ weft::task<double> round_mitems(std::size_t capacity) {
 weft::task<double> series(std::size_t capacity, int reps) {
     co_await round_mitems(capacity);  // warm-up
     std::vector<double> samples;
-    for (int r = 0; r < reps; ++r) samples.push_back(co_await round_mitems(capacity));
+    for (int r = 0; r < reps; ++r)
+        samples.push_back(co_await round_mitems(capacity));
     co_return bench::median(samples);
 }
 

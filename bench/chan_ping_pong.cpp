@@ -1,4 +1,5 @@
-// Provides the ping_pong benchmark: two tasks passing an int back and forth over two unbuffered channels, 1,000,000 round trips — ns per round trip.
+// Provides the ping_pong benchmark: two tasks passing an int back and forth over two unbuffered channels, 1,000,000
+// round trips — ns per round trip.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -12,7 +13,8 @@ constexpr long round_trips = 1'000'000;
 
 // Answers every value received on `ping` with that value plus one on `pong`, until `ping` closes.
 weft::task<> ponger(weft::chan<long> ping, weft::chan<long> pong) {
-    while (auto v = co_await ping.recv()) co_await pong.send(*v + 1);
+    while (auto v = co_await ping.recv())
+        co_await pong.send(*v + 1);
 }
 
 // One measured round: round_trips exchanges. Returns ns per round trip.
@@ -40,7 +42,8 @@ weft::task<double> round_ns() {
 weft::task<double> series(int reps) {
     co_await round_ns();  // warm-up
     std::vector<double> samples;
-    for (int r = 0; r < reps; ++r) samples.push_back(co_await round_ns());
+    for (int r = 0; r < reps; ++r)
+        samples.push_back(co_await round_ns());
     co_return bench::median(samples);
 }
 

@@ -1,4 +1,5 @@
-// Provides the select benchmark: one task selecting over 2 unbuffered channels fed by 2 producer tasks, 1,000,000 messages — ns per message.
+// Provides the select benchmark: one task selecting over 2 unbuffered channels fed by 2 producer tasks, 1,000,000
+// messages — ns per message.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -14,7 +15,8 @@ constexpr long per_producer = messages / 2;
 constexpr long expected_sum = per_producer * (per_producer + 1) / 2;  // each producer sends 1..per_producer
 
 weft::task<> produce(weft::chan<long> ch) {
-    for (long v = 1; v <= per_producer; ++v) co_await ch.send(v);
+    for (long v = 1; v <= per_producer; ++v)
+        co_await ch.send(v);
 }
 
 // One measured round. Returns ns per message received by the selecting task.
@@ -49,7 +51,8 @@ weft::task<double> round_ns() {
 weft::task<double> series(int reps) {
     co_await round_ns();  // warm-up
     std::vector<double> samples;
-    for (int r = 0; r < reps; ++r) samples.push_back(co_await round_ns());
+    for (int r = 0; r < reps; ++r)
+        samples.push_back(co_await round_ns());
     co_return bench::median(samples);
 }
 

@@ -1,4 +1,5 @@
-// Provides the chan_skynet benchmark, skynet written Go's way: 1,000,000 leaves, 10 children per task, 6 levels; each parent makes an unbuffered channel, its children send their sums up it — ms.
+// Provides the chan_skynet benchmark, skynet written Go's way: 1,000,000 leaves, 10 children per task, 6 levels; each
+// parent makes an unbuffered channel, its children send their sums up it — ms.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -18,7 +19,8 @@ weft::task<> skynet(weft::send_chan<long> up, long num, long size) {
     }
     auto children = weft::make_chan<long>();
     const long sub = size / 10;
-    for (long i = 0; i < 10; ++i) weft::go(skynet, weft::send_chan<long>(children), num + i * sub, sub);
+    for (long i = 0; i < 10; ++i)
+        weft::go(skynet, weft::send_chan<long>(children), num + i * sub, sub);
     long sum = 0;
     for (int i = 0; i < 10; ++i) {
         auto v = co_await children.recv();
@@ -43,7 +45,8 @@ weft::task<double> round_ms() {
 weft::task<double> series(int reps) {
     co_await round_ms();  // warm-up
     std::vector<double> samples;
-    for (int r = 0; r < reps; ++r) samples.push_back(co_await round_ms());
+    for (int r = 0; r < reps; ++r)
+        samples.push_back(co_await round_ms());
     co_return bench::median(samples);
 }
 

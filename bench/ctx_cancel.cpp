@@ -1,4 +1,5 @@
-// Provides the ctx_cancel benchmark: cancelling a context with 100,000 waiting tasks (parked in co_await ctx.wait(), or in a select on ctx.done() and a channel) until all have exited — ms from cancel() to the last waiter done.
+// Provides the ctx_cancel benchmark: cancelling a context with 100,000 waiting tasks (parked in co_await ctx.wait(), or
+// in a select on ctx.done() and a channel) until all have exited — ms from cancel() to the last waiter done.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>

@@ -1,4 +1,5 @@
-// Provides the cpu_scaling benchmark: 4 CPU-bound tasks (~0.25 s of integer work each) on 1 worker and on 2 — wall ms for each and the speedup.
+// Provides the cpu_scaling benchmark: 4 CPU-bound tasks (~0.25 s of integer work each) on 1 worker and on 2 — wall ms
+// for each and the speedup.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -27,16 +28,21 @@ std::uint64_t crunch(std::uint64_t x, long n) {
     return acc;
 }
 
-weft::task<std::uint64_t> job(std::uint64_t seed) { co_return crunch(seed, iterations); }
+weft::task<std::uint64_t> job(std::uint64_t seed) {
+    co_return crunch(seed, iterations);
+}
 
 weft::task<double> round_ms() {
     const auto start = bench::now_ns();
     std::array<weft::join_handle<std::uint64_t>, jobs> handles;
-    for (std::uint64_t j = 0; j < jobs; ++j) handles[j] = weft::spawn(job, 0x9E3779B97F4A7C15ULL * (j + 1));
+    for (std::uint64_t j = 0; j < jobs; ++j)
+        handles[j] = weft::spawn(job, 0x9E3779B97F4A7C15ULL * (j + 1));
     std::uint64_t sum = 0;
-    for (auto& h : handles) sum += co_await h;
+    for (auto& h : handles)
+        sum += co_await h;
     const auto elapsed = bench::now_ns() - start;
-    if (sum != expected_sum) bench::fail("cpu_scaling: checksum " + std::to_string(sum) + ", want " + std::to_string(expected_sum));
+    if (sum != expected_sum)
+        bench::fail("cpu_scaling: checksum " + std::to_string(sum) + ", want " + std::to_string(expected_sum));
     co_return static_cast<double>(elapsed) / 1e6;
 }
 

@@ -1,4 +1,5 @@
-// Provides the fib_fork benchmark: fib(30) where every call with n >= 2 spawns both children with weft::spawn and awaits them — ms.
+// Provides the fib_fork benchmark: fib(30) where every call with n >= 2 spawns both children with weft::spawn and
+// awaits them — ms.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -33,7 +34,8 @@ weft::task<double> round_ms() {
 weft::task<double> series(int reps) {
     co_await round_ms();  // warm-up
     std::vector<double> samples;
-    for (int r = 0; r < reps; ++r) samples.push_back(co_await round_ms());
+    for (int r = 0; r < reps; ++r)
+        samples.push_back(co_await round_ms());
     co_return bench::median(samples);
 }
 
@@ -41,5 +43,9 @@ weft::task<double> series(int reps) {
 
 int main(int argc, char** argv) {
     const auto cfg = bench::parse_args(argc, argv, 9, 3);
-    bench::report("fib_fork", "weft", weft::run(weft::options{.workers = static_cast<unsigned>(std::getenv("W") ? std::atoi(std::getenv("W")) : 2)}, series, cfg.reps), "ms");
+    bench::report(
+        "fib_fork", "weft",
+        weft::run(weft::options{.workers = static_cast<unsigned>(std::getenv("W") ? std::atoi(std::getenv("W")) : 2)},
+                  series, cfg.reps),
+        "ms");
 }

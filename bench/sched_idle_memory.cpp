@@ -1,4 +1,5 @@
-// Provides the idle_memory benchmark: 1,000,000 tasks parked in wait_group::wait — RSS and address-space growth per task, OS threads used, and the frame sizes of a minimal and a parked task.
+// Provides the idle_memory benchmark: 1,000,000 tasks parked in wait_group::wait — RSS and address-space growth per
+// task, OS threads used, and the frame sizes of a minimal and a parked task.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -30,7 +31,9 @@ weft::task<> parked(weft::wait_group& release, weft::wait_group& done) {
     done.done();
 }
 
-weft::task<> minimal() { co_return; }
+weft::task<> minimal() {
+    co_return;
+}
 
 std::size_t last_frame_size() {
     const auto hook = &weft::detail::frame_last_request;
@@ -59,7 +62,8 @@ weft::task<int> measure() {
             bench::fail("idle_memory: only " + std::to_string(parked_count.load()) + " tasks parked after 60 s");
         co_await weft::yield();
     }
-    for (int i = 0; i < 100; ++i) co_await weft::yield();
+    for (int i = 0; i < 100; ++i)
+        co_await weft::yield();
     const auto after = bench::memory_now();
     const long threads = bench::thread_count();
     const std::size_t live = weft::num_tasks();

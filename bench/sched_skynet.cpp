@@ -1,4 +1,5 @@
-// Provides the skynet benchmark with join handles: a 1,000,000-leaf tree, 10 children per task, 6 levels, each parent awaiting its children's sums — ms.
+// Provides the skynet benchmark with join handles: a 1,000,000-leaf tree, 10 children per task, 6 levels, each parent
+// awaiting its children's sums — ms.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -20,7 +21,8 @@ weft::task<long> skynet(long num, long size) {
     for (std::size_t i = 0; i < children.size(); ++i)
         children[i] = weft::spawn(skynet, num + static_cast<long>(i) * sub, sub);
     long sum = 0;
-    for (auto& child : children) sum += co_await child;
+    for (auto& child : children)
+        sum += co_await child;
     co_return sum;
 }
 
@@ -29,14 +31,16 @@ weft::task<double> round_ms() {
     auto root = weft::spawn(skynet, 0L, leaves);
     const long sum = co_await root;
     const auto elapsed = bench::now_ns() - start;
-    if (sum != expected_sum) bench::fail("skynet: sum " + std::to_string(sum) + ", want " + std::to_string(expected_sum));
+    if (sum != expected_sum)
+        bench::fail("skynet: sum " + std::to_string(sum) + ", want " + std::to_string(expected_sum));
     co_return static_cast<double>(elapsed) / 1e6;
 }
 
 weft::task<double> series(int reps) {
     co_await round_ms();  // warm-up
     std::vector<double> samples;
-    for (int r = 0; r < reps; ++r) samples.push_back(co_await round_ms());
+    for (int r = 0; r < reps; ++r)
+        samples.push_back(co_await round_ms());
     co_return bench::median(samples);
 }
 

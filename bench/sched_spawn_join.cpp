@@ -1,4 +1,5 @@
-// Provides the spawn_join benchmark: 1,000,000 tasks started one by one with weft::go, each calling wg.done(), then co_await wg.wait() — ns per task with 2 workers and with 1.
+// Provides the spawn_join benchmark: 1,000,000 tasks started one by one with weft::go, each calling wg.done(), then
+// co_await wg.wait() — ns per task with 2 workers and with 1.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -21,7 +22,8 @@ weft::task<double> round_ns() {
     weft::wait_group wg;
     wg.add(task_count);
     const auto start = bench::now_ns();
-    for (long i = 0; i < task_count; ++i) weft::go(unit, std::ref(wg));
+    for (long i = 0; i < task_count; ++i)
+        weft::go(unit, std::ref(wg));
     co_await wg.wait();
     const auto elapsed = bench::now_ns() - start;
     // Every task's done() brought the counter down by one; zero means all of them ran
@@ -33,7 +35,8 @@ weft::task<double> round_ns() {
 weft::task<double> series(int reps) {
     co_await round_ns();  // warm-up: fills the frame pool, as in steady state
     std::vector<double> samples;
-    for (int r = 0; r < reps; ++r) samples.push_back(co_await round_ns());
+    for (int r = 0; r < reps; ++r)
+        samples.push_back(co_await round_ns());
     co_return bench::median(samples);
 }
 

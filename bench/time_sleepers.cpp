@@ -1,4 +1,5 @@
-// Provides the sleepers benchmark: 100,000 tasks each sleeping 100 ms — wall ms until all are done, wake-up lateness p50 and p99, OS threads used — and the RSS growth per sleeper with 1,000,000 asleep (250,000 with --quick).
+// Provides the sleepers benchmark: 100,000 tasks each sleeping 100 ms — wall ms until all are done, wake-up lateness
+// p50 and p99, OS threads used — and the RSS growth per sleeper with 1,000,000 asleep (250,000 with --quick).
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -53,7 +54,8 @@ weft::task<round_result> round() {
     weft::wait_group wg;
     wg.add(sleepers);
     const auto start = bench::now_ns();
-    for (long i = 0; i < sleepers; ++i) weft::go(sleeper, i, std::ref(wg));
+    for (long i = 0; i < sleepers; ++i)
+        weft::go(sleeper, i, std::ref(wg));
     while (started_count.load(std::memory_order_relaxed) < sleepers && bench::now_ns() - start < park_timeout_ns)
         co_await weft::yield();
     const long threads_parked = bench::thread_count();
@@ -101,14 +103,16 @@ weft::task<int> memory_round(long memory_sleepers) {
     started_count.store(0);
     const auto before = bench::memory_now();
     const auto start = bench::now_ns();
-    for (long i = 0; i < memory_sleepers; ++i) weft::go(long_sleeper);
+    for (long i = 0; i < memory_sleepers; ++i)
+        weft::go(long_sleeper);
     while (started_count.load(std::memory_order_relaxed) < memory_sleepers) {
         if (bench::now_ns() - start > park_timeout_ns)
             bench::fail("sleepers: only " + std::to_string(started_count.load()) + " of " +
                         std::to_string(memory_sleepers) + " sleepers parked after 60 s");
         co_await weft::yield();
     }
-    for (int i = 0; i < 100; ++i) co_await weft::yield();
+    for (int i = 0; i < 100; ++i)
+        co_await weft::yield();
     const auto after = bench::memory_now();
     const std::size_t live = weft::num_tasks();
     if (finished_count.load() != 0) bench::fail("sleepers: a one-hour sleeper woke");

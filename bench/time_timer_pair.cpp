@@ -1,4 +1,5 @@
-// Provides the timer_pair benchmark: arming and cancelling one timer (t.reset(1h); t.stop();) 2,000,000 times per round — ns per pair — and the lateness p99 of 200 single 1 ms sleeps on an otherwise idle runtime.
+// Provides the timer_pair benchmark: arming and cancelling one timer (t.reset(1h); t.stop();) 2,000,000 times per round
+// — ns per pair — and the lateness p99 of 200 single 1 ms sleeps on an otherwise idle runtime.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -52,7 +53,8 @@ weft::task<std::pair<double, double>> lateness_ms() {
 weft::task<int> measure(int reps) {
     co_await pair_round_ns();  // warm-up
     std::vector<double> samples;
-    for (int r = 0; r < reps; ++r) samples.push_back(co_await pair_round_ns());
+    for (int r = 0; r < reps; ++r)
+        samples.push_back(co_await pair_round_ns());
     bench::report("timer_pair", "weft", bench::median(samples), "ns");
 
     const auto [p99, p50] = co_await lateness_ms();

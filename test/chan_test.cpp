@@ -44,7 +44,9 @@ concept can_recv = requires(const C c) {
     c.capacity();
 };
 template <class C>
-concept can_close = requires(const C c) { c.close(); };
+concept can_close = requires(const C c) {
+    c.close();
+};
 
 // Go's TestChan runs every check for many capacities; these are the interesting ones.
 constexpr std::size_t capacities[] = {0, 1, 10, 1000};
@@ -52,10 +54,13 @@ constexpr std::size_t capacities[] = {0, 1, 10, 1000};
 // Lets the other tasks run for about `d` (yields in a loop, so it works on one worker too).
 weft::task<> pause_for(std::chrono::milliseconds d) {
     const auto deadline = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < deadline) co_await weft::yield();
+    while (std::chrono::steady_clock::now() < deadline)
+        co_await weft::yield();
 }
 
-bool says(const std::exception& e, std::string_view words) { return std::string_view(e.what()) == words; }
+bool says(const std::exception& e, std::string_view words) {
+    return std::string_view(e.what()) == words;
+}
 
 weft::task<> recv_and_count(weft::chan<int> c, std::atomic<int>& values, std::atomic<int>& closed) {
     auto v = co_await c.recv();
@@ -76,17 +81,20 @@ weft::task<> send_and_count(weft::chan<int> c, int v, std::atomic<int>& sent, st
 }
 
 weft::task<> send_range(weft::send_chan<int> c, int from, int to) {
-    for (int i = from; i < to; ++i) co_await c.send(i);
+    for (int i = from; i < to; ++i)
+        co_await c.send(i);
 }
 
 // Receives until the channel is closed and drained, appending every value to `out`.
 weft::task<> drain_into(weft::recv_chan<int> c, std::vector<int>& out) {
-    while (auto v = co_await c.recv()) out.push_back(*v);
+    while (auto v = co_await c.recv())
+        out.push_back(*v);
 }
 
 // Go's test/chan/sieve1.go: the numbers 2, 3, 4, ... and a chain of divisibility filters.
 weft::task<> generate(weft::send_chan<int> out) {
-    for (int i = 2;; ++i) co_await out.send(i);
+    for (int i = 2;; ++i)
+        co_await out.send(i);
 }
 weft::task<> filter(weft::recv_chan<int> in, weft::send_chan<int> out, int prime) {
     while (auto v = co_await in.recv()) {
@@ -110,7 +118,8 @@ std::vector<int> first_primes(std::size_t n) {
     for (std::size_t i = 2; primes.size() < n; ++i) {
         if (composite[i]) continue;
         primes.push_back(static_cast<int>(i));
-        for (std::size_t j = i * i; j < composite.size(); j += i) composite[j] = true;
+        for (std::size_t j = i * i; j < composite.size(); j += i)
+            composite[j] = true;
     }
     return primes;
 }
@@ -140,9 +149,9 @@ weft::task<> feed_and_close(weft::send_chan<int> q, weft::send_chan<int> r, weft
         expect += v;
         co_await q.send(v);
     }
-    q.close();               // no more work
+    q.close();                // no more work
     co_await workers.wait();  // every worker has drained q
-    r.close();               // so there can be no more results
+    r.close();                // so there can be no more results
 }
 
 template <class T>
@@ -163,829 +172,861 @@ weft::task<> send_forever(weft::chan<int> nil, std::atomic<bool>& finished, weft
 }  // namespace
 
 TEST_SUITE("chan") {
-
-TEST_CASE("channel_closed is a std::logic_error; make_chan, the nil channel and copies share identity") {
-    static_assert(std::is_base_of_v<std::logic_error, weft::channel_closed>);
-    const weft::chan<int> nil;
-    CHECK(nil.is_nil());
-    CHECK(nil == weft::chan<int>{});
-    CHECK(nil.size() == 0);
-    CHECK(nil.capacity() == 0);
-    const auto a = weft::make_chan<int>();
-    const auto b = weft::make_chan<int>();
-    const auto a2 = a;  // NOLINT(performance-unnecessary-copy-initialization): the copy is the point
-    CHECK_FALSE(a.is_nil());
-    CHECK(a == a2);
-    CHECK_FALSE(a == b);
-    CHECK_FALSE(a == nil);
-    weft::chan<int> assigned;
-    assigned = b;
-    CHECK(assigned == b);
-}
-
-TEST_CASE("size counts buffered values and capacity is make_chan's argument") {
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        const auto c = weft::make_chan<int>(cap);
-        CHECK(c.size() == 0);
-        CHECK(c.capacity() == cap);
-        for (std::size_t i = 0; i < cap; ++i) CHECK(c.try_send(static_cast<int>(i)));
-        CHECK(c.size() == cap);
-        CHECK(c.capacity() == cap);
-        CHECK_FALSE(c.try_send(-1));  // full (or unbuffered with no receiver)
-        CHECK(c.size() == cap);
-        if (cap > 0) {
-            CHECK(c.try_recv() == 0);
-            CHECK(c.size() == cap - 1);
-        }
+    TEST_CASE("channel_closed is a std::logic_error; make_chan, the nil channel and copies share identity") {
+        static_assert(std::is_base_of_v<std::logic_error, weft::channel_closed>);
+        const weft::chan<int> nil;
+        CHECK(nil.is_nil());
+        CHECK(nil == weft::chan<int>{});
+        CHECK(nil.size() == 0);
+        CHECK(nil.capacity() == 0);
+        const auto a = weft::make_chan<int>();
+        const auto b = weft::make_chan<int>();
+        const auto a2 = a;  // NOLINT(performance-unnecessary-copy-initialization): the copy is the point
+        CHECK_FALSE(a.is_nil());
+        CHECK(a == a2);
+        CHECK_FALSE(a == b);
+        CHECK_FALSE(a == nil);
+        weft::chan<int> assigned;
+        assigned = b;
+        CHECK(assigned == b);
     }
-}
 
-TEST_CASE("recv on an empty channel blocks and try_recv does not") {
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        struct outcome {
-            int early = -1;
-            bool try_recv_empty = false;
-            int values = -1;
-            int closed = -1;
-        };
-        const outcome o = weft::run(
-            weft::options{.workers = 2},
-            [](std::size_t capacity) -> weft::task<outcome> {
-                auto c = weft::make_chan<int>(capacity);
-                std::atomic<int> values{0};
-                std::atomic<int> closed{0};
-                weft::wait_group wg;
-                wg.go(recv_and_count, c, std::ref(values), std::ref(closed));
-                wg.go(recv_and_count, c, std::ref(values), std::ref(closed));
-                co_await pause_for(20ms);
-                outcome result;
-                result.early = values.load() + closed.load();
-                result.try_recv_empty = !c.try_recv().has_value();
-                co_await c.send(0);
-                co_await c.send(0);
-                co_await wg.wait();
-                result.values = values.load();
-                result.closed = closed.load();
-                co_return result;
-            },
-            cap);
-        CHECK(o.early == 0);
-        CHECK(o.try_recv_empty);
-        CHECK(o.values == 2);
-        CHECK(o.closed == 0);
-    }
-}
-
-TEST_CASE("send to a full channel blocks until a receive makes room, and its value lands last") {
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        struct outcome {
-            int early = -1;
-            bool try_send_failed = false;
-            std::size_t size_while_blocked = 0;
-            int first = -2;
-            int sent = -1;
-            std::vector<int> rest;
-        };
-        const outcome o = weft::run(
-            weft::options{.workers = 2},
-            [](std::size_t capacity) -> weft::task<outcome> {
-                auto c = weft::make_chan<int>(capacity);
-                for (std::size_t i = 0; i < capacity; ++i) co_await c.send(static_cast<int>(i));
-                std::atomic<int> sent{0};
-                std::atomic<int> threw{0};
-                weft::wait_group wg;
-                wg.go(send_and_count, c, -1, std::ref(sent), std::ref(threw));
-                co_await pause_for(20ms);
-                outcome result;
-                result.early = sent.load() + threw.load();
-                result.try_send_failed = !c.try_send(-2);
-                result.size_while_blocked = c.size();
-                result.first = *co_await c.recv();
-                co_await wg.wait();
-                result.sent = sent.load();
-                c.close();
-                while (auto v = c.try_recv()) result.rest.push_back(*v);
-                co_return result;
-            },
-            cap);
-        CHECK(o.early == 0);
-        CHECK(o.try_send_failed);
-        CHECK(o.size_while_blocked == cap);
-        CHECK(o.sent == 1);
-        if (cap == 0) {
-            CHECK(o.first == -1);
-            CHECK(o.rest.empty());
-        } else {
-            CHECK(o.first == 0);
-            std::vector<int> expected;
-            for (std::size_t i = 1; i < cap; ++i) expected.push_back(static_cast<int>(i));
-            expected.push_back(-1);  // the blocked sender's value went to the buffer's tail
-            CHECK(o.rest == expected);
-        }
-    }
-}
-
-TEST_CASE("1,000 values from one sender arrive in FIFO order") {
-    for (const unsigned workers : {1u, 2u}) {
+    TEST_CASE("size counts buffered values and capacity is make_chan's argument") {
         for (const std::size_t cap : capacities) {
-            CAPTURE(workers);
             CAPTURE(cap);
-            const std::vector<int> got = weft::run(
-                weft::options{.workers = workers},
-                [](std::size_t capacity) -> weft::task<std::vector<int>> {
+            const auto c = weft::make_chan<int>(cap);
+            CHECK(c.size() == 0);
+            CHECK(c.capacity() == cap);
+            for (std::size_t i = 0; i < cap; ++i)
+                CHECK(c.try_send(static_cast<int>(i)));
+            CHECK(c.size() == cap);
+            CHECK(c.capacity() == cap);
+            CHECK_FALSE(c.try_send(-1));  // full (or unbuffered with no receiver)
+            CHECK(c.size() == cap);
+            if (cap > 0) {
+                CHECK(c.try_recv() == 0);
+                CHECK(c.size() == cap - 1);
+            }
+        }
+    }
+
+    TEST_CASE("recv on an empty channel blocks and try_recv does not") {
+        for (const std::size_t cap : capacities) {
+            CAPTURE(cap);
+            struct outcome {
+                int early = -1;
+                bool try_recv_empty = false;
+                int values = -1;
+                int closed = -1;
+            };
+            const outcome o = weft::run(
+                weft::options{.workers = 2},
+                [](std::size_t capacity) -> weft::task<outcome> {
                     auto c = weft::make_chan<int>(capacity);
-                    weft::go(send_range, c, 0, 1000);
-                    std::vector<int> values;
-                    for (int i = 0; i < 1000; ++i) values.push_back(*co_await c.recv());
-                    co_return values;
+                    std::atomic<int> values{0};
+                    std::atomic<int> closed{0};
+                    weft::wait_group wg;
+                    wg.go(recv_and_count, c, std::ref(values), std::ref(closed));
+                    wg.go(recv_and_count, c, std::ref(values), std::ref(closed));
+                    co_await pause_for(20ms);
+                    outcome result;
+                    result.early = values.load() + closed.load();
+                    result.try_recv_empty = !c.try_recv().has_value();
+                    co_await c.send(0);
+                    co_await c.send(0);
+                    co_await wg.wait();
+                    result.values = values.load();
+                    result.closed = closed.load();
+                    co_return result;
                 },
                 cap);
-            std::vector<int> expected(1000);
-            for (int i = 0; i < 1000; ++i) expected[static_cast<std::size_t>(i)] = i;
-            CHECK(got == expected);
+            CHECK(o.early == 0);
+            CHECK(o.try_recv_empty);
+            CHECK(o.values == 2);
+            CHECK(o.closed == 0);
         }
     }
-}
 
-TEST_CASE("an unbuffered channel hands values to a chain of receivers in order (fifo.go)") {
-    const int wrong = weft::run(weft::options{.workers = 2}, []() -> weft::task<int> {
-        constexpr int links = 10;
-        auto values = weft::make_chan<int>();
-        std::atomic<int> bad{0};
-        auto start = weft::make_chan<int>();
-        auto in = start;
-        for (int i = 0; i < links; ++i) {
-            auto out = weft::make_chan<int>();
-            weft::go(fifo_link, values, i, in, out, std::ref(bad));
-            in = out;
-        }
-        co_await start.send(0);
-        for (int i = 0; i < links; ++i) co_await values.send(i);
-        co_await in.recv();
-        co_return bad.load();
-    });
-    CHECK(wrong == 0);
-}
-
-TEST_CASE("close wakes every parked receiver with nullopt") {
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        struct outcome {
-            int early = -1;
-            int values = -1;
-            int closed = -1;
-        };
-        const outcome o = weft::run(
-            weft::options{.workers = 2},
-            [](std::size_t capacity) -> weft::task<outcome> {
-                auto c = weft::make_chan<int>(capacity);
-                std::atomic<int> values{0};
-                std::atomic<int> closed{0};
-                weft::wait_group wg;
-                for (int i = 0; i < 3; ++i) wg.go(recv_and_count, c, std::ref(values), std::ref(closed));
-                co_await pause_for(20ms);
-                outcome result;
-                result.early = values.load() + closed.load();
-                c.close();
-                co_await wg.wait();
-                result.values = values.load();
-                result.closed = closed.load();
-                co_return result;
-            },
-            cap);
-        CHECK(o.early == 0);
-        CHECK(o.values == 0);
-        CHECK(o.closed == 3);
-    }
-}
-
-TEST_CASE("close makes every parked sender throw channel_closed \"send on closed channel\"") {
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        struct outcome {
-            int early = -1;
-            int sent = -1;
-            int threw = -1;
-            std::vector<int> drained;
-        };
-        const outcome o = weft::run(
-            weft::options{.workers = 2},
-            [](std::size_t capacity) -> weft::task<outcome> {
-                auto c = weft::make_chan<int>(capacity);
-                for (std::size_t i = 0; i < capacity; ++i) co_await c.send(static_cast<int>(i));
-                std::atomic<int> sent{0};
-                std::atomic<int> threw{0};
-                weft::wait_group wg;
-                for (int i = 0; i < 3; ++i) wg.go(send_and_count, c, 100 + i, std::ref(sent), std::ref(threw));
-                co_await pause_for(20ms);
-                outcome result;
-                result.early = sent.load() + threw.load();
-                c.close();
-                co_await wg.wait();
-                result.sent = sent.load();
-                result.threw = threw.load();
-                while (auto v = co_await c.recv()) result.drained.push_back(*v);
-                co_return result;
-            },
-            cap);
-        CHECK(o.early == 0);
-        CHECK(o.sent == 0);
-        CHECK(o.threw == 3);
-        std::vector<int> expected;
-        for (std::size_t i = 0; i < cap; ++i) expected.push_back(static_cast<int>(i));
-        CHECK(o.drained == expected);  // the senders' values never reached the buffer
-    }
-}
-
-TEST_CASE("after close, recv gives the buffered values in order, then nullopt forever") {
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        struct outcome {
-            std::vector<int> values;
-            int nullopts = 0;
-            bool try_recv_empty = false;
-            std::size_t size_after = 99;
-        };
-        const outcome o = weft::run(
-            weft::options{.workers = 1},
-            [](std::size_t capacity) -> weft::task<outcome> {
-                auto c = weft::make_chan<int>(capacity);
-                for (std::size_t i = 0; i < capacity; ++i) co_await c.send(static_cast<int>(i));
-                c.close();
-                outcome result;
-                for (std::size_t i = 0; i < capacity; ++i) {
-                    // Alternate the blocking and the non-blocking receive.
-                    if (i % 2 == 0) {
-                        result.values.push_back(*co_await c.recv());
-                    } else {
-                        result.values.push_back(*c.try_recv());
-                    }
-                }
-                for (int i = 0; i < 10; ++i) {
-                    if (!co_await c.recv()) ++result.nullopts;
-                }
-                result.try_recv_empty = !c.try_recv().has_value();
-                result.size_after = c.size();
-                co_return result;
-            },
-            cap);
-        std::vector<int> expected;
-        for (std::size_t i = 0; i < cap; ++i) expected.push_back(static_cast<int>(i));
-        CHECK(o.values == expected);
-        CHECK(o.nullopts == 10);
-        CHECK(o.try_recv_empty);
-        CHECK(o.size_after == 0);
-    }
-}
-
-TEST_CASE("close of a closed channel throws \"close of closed channel\"; close of nil throws \"close of nil channel\"") {
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        const auto c = weft::make_chan<int>(cap);
-        c.close();
-        CHECK_THROWS_WITH_AS(c.close(), "close of closed channel", weft::channel_closed);
-        const weft::send_chan<int> view = c;
-        CHECK_THROWS_WITH_AS(view.close(), "close of closed channel", weft::channel_closed);
-    }
-    const weft::chan<int> nil;
-    CHECK_THROWS_WITH_AS(nil.close(), "close of nil channel", weft::channel_closed);
-    CHECK_THROWS_AS(nil.close(), std::logic_error);
-    const weft::send_chan<int> nil_view;
-    CHECK_THROWS_WITH_AS(nil_view.close(), "close of nil channel", weft::channel_closed);
-}
-
-TEST_CASE("send and try_send on a closed channel throw \"send on closed channel\"") {
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        const auto c = weft::make_chan<int>(cap);
-        c.close();
-        CHECK_THROWS_WITH_AS(c.try_send(1), "send on closed channel", weft::channel_closed);
-        CHECK(c.size() == 0);
-        const std::string what = weft::run(
-            weft::options{.workers = 1},
-            [](weft::chan<int> closed) -> weft::task<std::string> {
-                try {
-                    co_await closed.send(1);
-                } catch (const weft::channel_closed& e) {
-                    co_return e.what();
-                }
-                co_return "no exception";
-            },
-            c);
-        CHECK(what == "send on closed channel");
-    }
-}
-
-TEST_CASE("the nil channel: send and recv block forever, and their tasks are destroyed when run returns") {
-    std::atomic<long> live{0};
-    std::atomic<bool> recv_finished{false};
-    std::atomic<bool> send_finished{false};
-    struct outcome {
-        bool try_send_failed = false;
-        bool try_recv_empty = false;
-        std::size_t tasks = 0;
-    };
-    const outcome o = weft::run(
-        weft::options{.workers = 2},
-        [](std::atomic<long>& l, std::atomic<bool>& rf, std::atomic<bool>& sf) -> weft::task<outcome> {
-            const weft::chan<int> nil;
-            weft::go(recv_forever, nil, std::ref(rf), weft_test::probe{l});
-            weft::go(send_forever, nil, std::ref(sf), weft_test::probe{l});
-            co_await pause_for(30ms);
-            outcome result;
-            result.try_send_failed = !nil.try_send(1);
-            result.try_recv_empty = !nil.try_recv().has_value();
-            result.tasks = weft::num_tasks();
-            co_return result;
-        },
-        std::ref(live), std::ref(recv_finished), std::ref(send_finished));
-    CHECK(o.try_send_failed);
-    CHECK(o.try_recv_empty);
-    CHECK(o.tasks == 3);
-    CHECK_FALSE(recv_finished.load());
-    CHECK_FALSE(send_finished.load());
-    CHECK(live.load() == 0);  // both frames were destroyed by run's shutdown
-}
-
-TEST_CASE("tasks parked on a channel when run returns are destroyed, with the values they carry") {
-    std::atomic<long> live{0};
-    weft::run(
-        weft::options{.workers = 2},
-        [](std::atomic<long>& l) -> weft::task<> {
-            auto full = weft::make_chan<weft_test::probe>(1);
-            co_await full.send(weft_test::probe{l});
-            auto empty = weft::make_chan<weft_test::probe>();
-            for (int i = 0; i < 5; ++i) {
-                weft::go(
-                    [](weft::chan<weft_test::probe> c, weft_test::probe p) -> weft::task<> {
-                        co_await c.send(std::move(p));
-                    },
-                    full, weft_test::probe{l});
-                weft::go([](weft::chan<weft_test::probe> c) -> weft::task<> { co_await c.recv(); }, empty);
-            }
-            co_await pause_for(10ms);
-        },
-        std::ref(live));
-    CHECK(live.load() == 0);
-}
-
-TEST_CASE("buffered values are destroyed with the channel's last handle") {
-    std::atomic<long> live{0};
-    {
-        auto c = weft::make_chan<weft_test::probe>(10);
-        for (int i = 0; i < 7; ++i) CHECK(c.try_send(weft_test::probe{live}));
-        CHECK(c.try_recv().has_value());
-        CHECK(live.load() == 6);
-        const auto copy = c;  // NOLINT(performance-unnecessary-copy-initialization)
-        c = weft::chan<weft_test::probe>{};
-        CHECK(live.load() == 6);  // `copy` still holds the channel
-    }
-    CHECK(live.load() == 0);
-}
-
-TEST_CASE("4 producers and 4 consumers: every value arrives exactly once") {
-    const std::size_t per_producer = weft_test::scaled(25'000, 100);  // 100,000 values at scale 1
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        const std::vector<int> seen = weft::run(
-            weft::options{.workers = 4},
-            [](std::size_t capacity, std::size_t per) -> weft::task<std::vector<int>> {
-                auto c = weft::make_chan<int>(capacity);
-                weft::wait_group producers;
-                weft::wait_group consumers;
-                std::vector<std::vector<int>> got(4);
-                for (int p = 0; p < 4; ++p) {
-                    const int from = p * static_cast<int>(per);
-                    producers.go(send_range, c, from, from + static_cast<int>(per));
-                }
-                for (auto& out : got) consumers.go(drain_into, c, std::ref(out));
-                co_await producers.wait();
-                c.close();
-                co_await consumers.wait();
-                std::vector<int> counts(4 * per);
-                for (const auto& out : got) {
-                    for (const int v : out) ++counts[static_cast<std::size_t>(v)];
-                }
-                co_return counts;
-            },
-            cap, per_producer);
-        std::size_t not_once = 0;
-        for (const int n : seen) not_once += n != 1 ? 1 : 0;
-        CHECK(seen.size() == 4 * per_producer);
-        CHECK(not_once == 0);
-    }
-}
-
-TEST_CASE("a value buffered when a concurrent close happens is never missed by try_recv (TestNonblockRecvRace)") {
-    const std::size_t rounds = weft_test::scaled(10'000, 200);
-    const std::size_t missed = weft::run(
-        weft::options{.workers = 2},
-        [](std::size_t n) -> weft::task<std::size_t> {
-            std::atomic<std::size_t> misses{0};
-            weft::wait_group wg;
-            for (std::size_t i = 0; i < n; ++i) {
-                auto c = weft::make_chan<int>(1);
-                co_await c.send(1);
-                wg.go(
-                    [](weft::chan<int> ch, std::atomic<std::size_t>& m) -> weft::task<> {
-                        if (ch.try_recv() != 1) m.fetch_add(1);
-                        co_return;
-                    },
-                    c, std::ref(misses));
-                c.close();  // races with the try_recv; the value stays until it is taken
-            }
-            co_await wg.wait();
-            co_return misses.load();
-        },
-        rounds);
-    CHECK(missed == 0);
-}
-
-TEST_CASE("try_send hands a value to a parked receiver and try_recv takes one from a parked sender (nonblock.go)") {
-    // Several element types, as Go's nonblock.go does; unbuffered and one-slot channels.
-    struct outcome {
-        bool receiver_got = false;
-        bool sender_value = false;
-        bool big_receiver_got = false;
-        bool big_sender_value = false;
-    };
-    for (const std::size_t cap : {std::size_t{0}, std::size_t{1}}) {
-        CAPTURE(cap);
-        const outcome o = weft::run(
-            weft::options{.workers = 2},
-            [](std::size_t capacity) -> weft::task<outcome> {
-                outcome result;
-                {
-                    auto c = weft::make_chan<std::int32_t>(capacity);
-                    std::optional<std::int32_t> got;
-                    std::atomic<bool> done{false};
-                    weft::go(recv_one_into<std::int32_t>, c, std::ref(got), std::ref(done));
-                    while (!c.try_send(123)) co_await weft::yield();  // succeeds once it has parked
-                    while (!done.load()) co_await weft::yield();
-                    result.receiver_got = got == 123;
-                    weft::go([](weft::chan<std::int32_t> ch) -> weft::task<> { co_await ch.send(234); }, c);
-                    std::optional<std::int32_t> taken;
-                    while (!(taken = c.try_recv())) co_await weft::yield();
-                    result.sender_value = taken == 234;
-                }
-                {
-                    auto c = weft::make_chan<std::string>(capacity);
-                    std::optional<std::string> got;
-                    std::atomic<bool> done{false};
-                    weft::go(recv_one_into<std::string>, c, std::ref(got), std::ref(done));
-                    const std::string hello(100, 'h');  // not in the small-string buffer
-                    while (!c.try_send(hello)) co_await weft::yield();
-                    while (!done.load()) co_await weft::yield();
-                    result.big_receiver_got = got == hello;
-                    weft::go([](weft::chan<std::string> ch) -> weft::task<> { co_await ch.send(std::string(80, 'a')); },
-                             c);
-                    std::optional<std::string> taken;
-                    while (!(taken = c.try_recv())) co_await weft::yield();
-                    result.big_sender_value = taken == std::string(80, 'a');
-                }
-                co_return result;
-            },
-            cap);
-        CHECK(o.receiver_got);
-        CHECK(o.sender_value);
-        CHECK(o.big_receiver_got);
-        CHECK(o.big_sender_value);
-    }
-}
-
-TEST_CASE("try_send and close from a plain std::thread reach a task parked in recv") {
-    struct outcome {
-        std::optional<int> first;
-        bool second_is_nullopt = false;
-        bool thread_sent = false;
-    };
-    const outcome o = weft::run(weft::options{.workers = 2}, []() -> weft::task<outcome> {
-        auto c = weft::make_chan<int>();
-        std::atomic<bool> sent{false};
-        std::thread outsider([c, &sent] {
-            std::this_thread::sleep_for(20ms);
-            // Unbuffered: try_send succeeds only once the receiver below is parked.
-            while (!c.try_send(42)) std::this_thread::sleep_for(1ms);
-            sent.store(true);
-            std::this_thread::sleep_for(20ms);
-            c.close();
-        });
-        outcome result;
-        result.first = co_await c.recv();
-        result.second_is_nullopt = !(co_await c.recv()).has_value();
-        outsider.join();
-        result.thread_sent = sent.load();
-        co_return result;
-    });
-    CHECK(o.first == 42);
-    CHECK(o.second_is_nullopt);
-    CHECK(o.thread_sent);
-}
-
-TEST_CASE("memory model: plain writes before a send are visible after the matching receive") {
-    for (const std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{10}}) {
-        CAPTURE(cap);
-        const std::size_t bad = weft::run(
-            weft::options{.workers = 2},
-            [](std::size_t capacity) -> weft::task<std::size_t> {
-                struct payload {
-                    int number = 0;
-                    std::string text;
-                };
-                constexpr int n = 2000;
-                auto c = weft::make_chan<payload*>(capacity);
-                weft::go(
-                    [](weft::chan<payload*> out) -> weft::task<> {
-                        for (int i = 0; i < n; ++i) {
-                            auto* p = new payload;  // plain, non-atomic writes
-                            p->number = i;
-                            p->text = std::to_string(i);
-                            co_await out.send(p);
-                        }
-                    },
-                    c);
-                std::size_t wrong = 0;
-                for (int i = 0; i < n; ++i) {
-                    payload* p = *co_await c.recv();
-                    if (p->number != i || p->text != std::to_string(i)) ++wrong;
-                    delete p;
-                }
-                co_return wrong;
-            },
-            cap);
-        CHECK(bad == 0);
-    }
-}
-
-TEST_CASE("memory model: the k-th receive happens before the (k+C)-th send completes") {
-    // Go's rule for a channel of capacity C (C = 0: a receive happens before its send
-    // completes). The receiver writes slot k before its k-th receive; the sender reads
-    // slot k after its (k+C)-th send returns. TSan checks the ordering.
-    for (const std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{10}}) {
-        CAPTURE(cap);
-        const std::size_t bad = weft::run(
-            weft::options{.workers = 2},
-            [](std::size_t capacity) -> weft::task<std::size_t> {
-                constexpr std::size_t n = 2000;
-                std::vector<int> slots(n, 0);  // plain ints
-                auto c = weft::make_chan<int>(capacity);
-                weft::wait_group wg;
-                wg.go(
-                    [](weft::chan<int> in, std::vector<int>& s) -> weft::task<> {
-                        for (std::size_t k = 0; k < n; ++k) {
-                            s[k] = static_cast<int>(k) + 1;
-                            co_await in.recv();
-                        }
-                    },
-                    c, std::ref(slots));
-                std::size_t wrong = 0;
-                for (std::size_t s = 0; s < n; ++s) {
-                    co_await c.send(static_cast<int>(s));
-                    if (s >= capacity && slots[s - capacity] != static_cast<int>(s - capacity) + 1) ++wrong;
-                }
-                co_await wg.wait();
-                co_return wrong;
-            },
-            cap);
-        CHECK(bad == 0);
-    }
-}
-
-TEST_CASE("memory model: writes before close are visible to a receive that returns nullopt because of it") {
-    const int bad = weft::run(weft::options{.workers = 2}, []() -> weft::task<int> {
-        int wrong = 0;
-        for (int round = 0; round < 200; ++round) {
-            auto c = weft::make_chan<int>();
-            auto seen = std::make_shared<int>(0);  // plain int, written before close
-            auto j = weft::spawn(
-                [](weft::chan<int> ch, std::shared_ptr<int> value) -> weft::task<int> {
-                    const auto v = co_await ch.recv();
-                    co_return v ? -1 : *value;
+    TEST_CASE("send to a full channel blocks until a receive makes room, and its value lands last") {
+        for (const std::size_t cap : capacities) {
+            CAPTURE(cap);
+            struct outcome {
+                int early = -1;
+                bool try_send_failed = false;
+                std::size_t size_while_blocked = 0;
+                int first = -2;
+                int sent = -1;
+                std::vector<int> rest;
+            };
+            const outcome o = weft::run(
+                weft::options{.workers = 2},
+                [](std::size_t capacity) -> weft::task<outcome> {
+                    auto c = weft::make_chan<int>(capacity);
+                    for (std::size_t i = 0; i < capacity; ++i)
+                        co_await c.send(static_cast<int>(i));
+                    std::atomic<int> sent{0};
+                    std::atomic<int> threw{0};
+                    weft::wait_group wg;
+                    wg.go(send_and_count, c, -1, std::ref(sent), std::ref(threw));
+                    co_await pause_for(20ms);
+                    outcome result;
+                    result.early = sent.load() + threw.load();
+                    result.try_send_failed = !c.try_send(-2);
+                    result.size_while_blocked = c.size();
+                    result.first = *co_await c.recv();
+                    co_await wg.wait();
+                    result.sent = sent.load();
+                    c.close();
+                    while (auto v = c.try_recv())
+                        result.rest.push_back(*v);
+                    co_return result;
                 },
-                c, seen);
-            *seen = round + 1;
-            c.close();
-            const int got = co_await j;
-            if (got != round + 1) ++wrong;
+                cap);
+            CHECK(o.early == 0);
+            CHECK(o.try_send_failed);
+            CHECK(o.size_while_blocked == cap);
+            CHECK(o.sent == 1);
+            if (cap == 0) {
+                CHECK(o.first == -1);
+                CHECK(o.rest.empty());
+            } else {
+                CHECK(o.first == 0);
+                std::vector<int> expected;
+                for (std::size_t i = 1; i < cap; ++i)
+                    expected.push_back(static_cast<int>(i));
+                expected.push_back(-1);  // the blocked sender's value went to the buffer's tail
+                CHECK(o.rest == expected);
+            }
         }
-        co_return wrong;
-    });
-    CHECK(bad == 0);
-}
+    }
 
-TEST_CASE("move-only values (std::unique_ptr<int>) travel through unbuffered and buffered channels") {
-    for (const std::size_t cap : capacities) {
-        CAPTURE(cap);
-        const int bad = weft::run(
-            weft::options{.workers = 2},
-            [](std::size_t capacity) -> weft::task<int> {
-                auto c = weft::make_chan<std::unique_ptr<int>>(capacity);
-                weft::go(
-                    [](weft::chan<std::unique_ptr<int>> out) -> weft::task<> {
-                        for (int i = 0; i < 1000; ++i) co_await out.send(std::make_unique<int>(i));
-                        out.close();
+    TEST_CASE("1,000 values from one sender arrive in FIFO order") {
+        for (const unsigned workers : {1u, 2u}) {
+            for (const std::size_t cap : capacities) {
+                CAPTURE(workers);
+                CAPTURE(cap);
+                const std::vector<int> got = weft::run(
+                    weft::options{.workers = workers},
+                    [](std::size_t capacity) -> weft::task<std::vector<int>> {
+                        auto c = weft::make_chan<int>(capacity);
+                        weft::go(send_range, c, 0, 1000);
+                        std::vector<int> values;
+                        for (int i = 0; i < 1000; ++i)
+                            values.push_back(*co_await c.recv());
+                        co_return values;
                     },
-                    c);
-                int wrong = 0;
-                int next = 0;
-                while (auto p = co_await c.recv()) {
-                    if (!*p || **p != next) ++wrong;
-                    ++next;
-                }
-                co_return wrong + (next == 1000 ? 0 : 1);
+                    cap);
+                std::vector<int> expected(1000);
+                for (int i = 0; i < 1000; ++i)
+                    expected[static_cast<std::size_t>(i)] = i;
+                CHECK(got == expected);
+            }
+        }
+    }
+
+    TEST_CASE("an unbuffered channel hands values to a chain of receivers in order (fifo.go)") {
+        const int wrong = weft::run(weft::options{.workers = 2}, []() -> weft::task<int> {
+            constexpr int links = 10;
+            auto values = weft::make_chan<int>();
+            std::atomic<int> bad{0};
+            auto start = weft::make_chan<int>();
+            auto in = start;
+            for (int i = 0; i < links; ++i) {
+                auto out = weft::make_chan<int>();
+                weft::go(fifo_link, values, i, in, out, std::ref(bad));
+                in = out;
+            }
+            co_await start.send(0);
+            for (int i = 0; i < links; ++i)
+                co_await values.send(i);
+            co_await in.recv();
+            co_return bad.load();
+        });
+        CHECK(wrong == 0);
+    }
+
+    TEST_CASE("close wakes every parked receiver with nullopt") {
+        for (const std::size_t cap : capacities) {
+            CAPTURE(cap);
+            struct outcome {
+                int early = -1;
+                int values = -1;
+                int closed = -1;
+            };
+            const outcome o = weft::run(
+                weft::options{.workers = 2},
+                [](std::size_t capacity) -> weft::task<outcome> {
+                    auto c = weft::make_chan<int>(capacity);
+                    std::atomic<int> values{0};
+                    std::atomic<int> closed{0};
+                    weft::wait_group wg;
+                    for (int i = 0; i < 3; ++i)
+                        wg.go(recv_and_count, c, std::ref(values), std::ref(closed));
+                    co_await pause_for(20ms);
+                    outcome result;
+                    result.early = values.load() + closed.load();
+                    c.close();
+                    co_await wg.wait();
+                    result.values = values.load();
+                    result.closed = closed.load();
+                    co_return result;
+                },
+                cap);
+            CHECK(o.early == 0);
+            CHECK(o.values == 0);
+            CHECK(o.closed == 3);
+        }
+    }
+
+    TEST_CASE("close makes every parked sender throw channel_closed \"send on closed channel\"") {
+        for (const std::size_t cap : capacities) {
+            CAPTURE(cap);
+            struct outcome {
+                int early = -1;
+                int sent = -1;
+                int threw = -1;
+                std::vector<int> drained;
+            };
+            const outcome o = weft::run(
+                weft::options{.workers = 2},
+                [](std::size_t capacity) -> weft::task<outcome> {
+                    auto c = weft::make_chan<int>(capacity);
+                    for (std::size_t i = 0; i < capacity; ++i)
+                        co_await c.send(static_cast<int>(i));
+                    std::atomic<int> sent{0};
+                    std::atomic<int> threw{0};
+                    weft::wait_group wg;
+                    for (int i = 0; i < 3; ++i)
+                        wg.go(send_and_count, c, 100 + i, std::ref(sent), std::ref(threw));
+                    co_await pause_for(20ms);
+                    outcome result;
+                    result.early = sent.load() + threw.load();
+                    c.close();
+                    co_await wg.wait();
+                    result.sent = sent.load();
+                    result.threw = threw.load();
+                    while (auto v = co_await c.recv())
+                        result.drained.push_back(*v);
+                    co_return result;
+                },
+                cap);
+            CHECK(o.early == 0);
+            CHECK(o.sent == 0);
+            CHECK(o.threw == 3);
+            std::vector<int> expected;
+            for (std::size_t i = 0; i < cap; ++i)
+                expected.push_back(static_cast<int>(i));
+            CHECK(o.drained == expected);  // the senders' values never reached the buffer
+        }
+    }
+
+    TEST_CASE("after close, recv gives the buffered values in order, then nullopt forever") {
+        for (const std::size_t cap : capacities) {
+            CAPTURE(cap);
+            struct outcome {
+                std::vector<int> values;
+                int nullopts = 0;
+                bool try_recv_empty = false;
+                std::size_t size_after = 99;
+            };
+            const outcome o = weft::run(
+                weft::options{.workers = 1},
+                [](std::size_t capacity) -> weft::task<outcome> {
+                    auto c = weft::make_chan<int>(capacity);
+                    for (std::size_t i = 0; i < capacity; ++i)
+                        co_await c.send(static_cast<int>(i));
+                    c.close();
+                    outcome result;
+                    for (std::size_t i = 0; i < capacity; ++i) {
+                        // Alternate the blocking and the non-blocking receive.
+                        if (i % 2 == 0) {
+                            result.values.push_back(*co_await c.recv());
+                        } else {
+                            result.values.push_back(*c.try_recv());
+                        }
+                    }
+                    for (int i = 0; i < 10; ++i) {
+                        if (!co_await c.recv()) ++result.nullopts;
+                    }
+                    result.try_recv_empty = !c.try_recv().has_value();
+                    result.size_after = c.size();
+                    co_return result;
+                },
+                cap);
+            std::vector<int> expected;
+            for (std::size_t i = 0; i < cap; ++i)
+                expected.push_back(static_cast<int>(i));
+            CHECK(o.values == expected);
+            CHECK(o.nullopts == 10);
+            CHECK(o.try_recv_empty);
+            CHECK(o.size_after == 0);
+        }
+    }
+
+    TEST_CASE(
+        "close of a closed channel throws \"close of closed channel\"; close of nil throws \"close of nil channel\"") {
+        for (const std::size_t cap : capacities) {
+            CAPTURE(cap);
+            const auto c = weft::make_chan<int>(cap);
+            c.close();
+            CHECK_THROWS_WITH_AS(c.close(), "close of closed channel", weft::channel_closed);
+            const weft::send_chan<int> view = c;
+            CHECK_THROWS_WITH_AS(view.close(), "close of closed channel", weft::channel_closed);
+        }
+        const weft::chan<int> nil;
+        CHECK_THROWS_WITH_AS(nil.close(), "close of nil channel", weft::channel_closed);
+        CHECK_THROWS_AS(nil.close(), std::logic_error);
+        const weft::send_chan<int> nil_view;
+        CHECK_THROWS_WITH_AS(nil_view.close(), "close of nil channel", weft::channel_closed);
+    }
+
+    TEST_CASE("send and try_send on a closed channel throw \"send on closed channel\"") {
+        for (const std::size_t cap : capacities) {
+            CAPTURE(cap);
+            const auto c = weft::make_chan<int>(cap);
+            c.close();
+            CHECK_THROWS_WITH_AS(c.try_send(1), "send on closed channel", weft::channel_closed);
+            CHECK(c.size() == 0);
+            const std::string what = weft::run(
+                weft::options{.workers = 1},
+                [](weft::chan<int> closed) -> weft::task<std::string> {
+                    try {
+                        co_await closed.send(1);
+                    } catch (const weft::channel_closed& e) {
+                        co_return e.what();
+                    }
+                    co_return "no exception";
+                },
+                c);
+            CHECK(what == "send on closed channel");
+        }
+    }
+
+    TEST_CASE("the nil channel: send and recv block forever, and their tasks are destroyed when run returns") {
+        std::atomic<long> live{0};
+        std::atomic<bool> recv_finished{false};
+        std::atomic<bool> send_finished{false};
+        struct outcome {
+            bool try_send_failed = false;
+            bool try_recv_empty = false;
+            std::size_t tasks = 0;
+        };
+        const outcome o = weft::run(
+            weft::options{.workers = 2},
+            [](std::atomic<long>& l, std::atomic<bool>& rf, std::atomic<bool>& sf) -> weft::task<outcome> {
+                const weft::chan<int> nil;
+                weft::go(recv_forever, nil, std::ref(rf), weft_test::probe{l});
+                weft::go(send_forever, nil, std::ref(sf), weft_test::probe{l});
+                co_await pause_for(30ms);
+                outcome result;
+                result.try_send_failed = !nil.try_send(1);
+                result.try_recv_empty = !nil.try_recv().has_value();
+                result.tasks = weft::num_tasks();
+                co_return result;
             },
-            cap);
+            std::ref(live), std::ref(recv_finished), std::ref(send_finished));
+        CHECK(o.try_send_failed);
+        CHECK(o.try_recv_empty);
+        CHECK(o.tasks == 3);
+        CHECK_FALSE(recv_finished.load());
+        CHECK_FALSE(send_finished.load());
+        CHECK(live.load() == 0);  // both frames were destroyed by run's shutdown
+    }
+
+    TEST_CASE("tasks parked on a channel when run returns are destroyed, with the values they carry") {
+        std::atomic<long> live{0};
+        weft::run(
+            weft::options{.workers = 2},
+            [](std::atomic<long>& l) -> weft::task<> {
+                auto full = weft::make_chan<weft_test::probe>(1);
+                co_await full.send(weft_test::probe{l});
+                auto empty = weft::make_chan<weft_test::probe>();
+                for (int i = 0; i < 5; ++i) {
+                    weft::go([](weft::chan<weft_test::probe> c,
+                                weft_test::probe p) -> weft::task<> { co_await c.send(std::move(p)); },
+                             full, weft_test::probe{l});
+                    weft::go([](weft::chan<weft_test::probe> c) -> weft::task<> { co_await c.recv(); }, empty);
+                }
+                co_await pause_for(10ms);
+            },
+            std::ref(live));
+        CHECK(live.load() == 0);
+    }
+
+    TEST_CASE("buffered values are destroyed with the channel's last handle") {
+        std::atomic<long> live{0};
+        {
+            auto c = weft::make_chan<weft_test::probe>(10);
+            for (int i = 0; i < 7; ++i)
+                CHECK(c.try_send(weft_test::probe{live}));
+            CHECK(c.try_recv().has_value());
+            CHECK(live.load() == 6);
+            const auto copy = c;  // NOLINT(performance-unnecessary-copy-initialization)
+            c = weft::chan<weft_test::probe>{};
+            CHECK(live.load() == 6);  // `copy` still holds the channel
+        }
+        CHECK(live.load() == 0);
+    }
+
+    TEST_CASE("4 producers and 4 consumers: every value arrives exactly once") {
+        const std::size_t per_producer = weft_test::scaled(25'000, 100);  // 100,000 values at scale 1
+        for (const std::size_t cap : capacities) {
+            CAPTURE(cap);
+            const std::vector<int> seen = weft::run(
+                weft::options{.workers = 4},
+                [](std::size_t capacity, std::size_t per) -> weft::task<std::vector<int>> {
+                    auto c = weft::make_chan<int>(capacity);
+                    weft::wait_group producers;
+                    weft::wait_group consumers;
+                    std::vector<std::vector<int>> got(4);
+                    for (int p = 0; p < 4; ++p) {
+                        const int from = p * static_cast<int>(per);
+                        producers.go(send_range, c, from, from + static_cast<int>(per));
+                    }
+                    for (auto& out : got)
+                        consumers.go(drain_into, c, std::ref(out));
+                    co_await producers.wait();
+                    c.close();
+                    co_await consumers.wait();
+                    std::vector<int> counts(4 * per);
+                    for (const auto& out : got) {
+                        for (const int v : out)
+                            ++counts[static_cast<std::size_t>(v)];
+                    }
+                    co_return counts;
+                },
+                cap, per_producer);
+            std::size_t not_once = 0;
+            for (const int n : seen)
+                not_once += n != 1 ? 1 : 0;
+            CHECK(seen.size() == 4 * per_producer);
+            CHECK(not_once == 0);
+        }
+    }
+
+    TEST_CASE("a value buffered when a concurrent close happens is never missed by try_recv (TestNonblockRecvRace)") {
+        const std::size_t rounds = weft_test::scaled(10'000, 200);
+        const std::size_t missed = weft::run(
+            weft::options{.workers = 2},
+            [](std::size_t n) -> weft::task<std::size_t> {
+                std::atomic<std::size_t> misses{0};
+                weft::wait_group wg;
+                for (std::size_t i = 0; i < n; ++i) {
+                    auto c = weft::make_chan<int>(1);
+                    co_await c.send(1);
+                    wg.go(
+                        [](weft::chan<int> ch, std::atomic<std::size_t>& m) -> weft::task<> {
+                            if (ch.try_recv() != 1) m.fetch_add(1);
+                            co_return;
+                        },
+                        c, std::ref(misses));
+                    c.close();  // races with the try_recv; the value stays until it is taken
+                }
+                co_await wg.wait();
+                co_return misses.load();
+            },
+            rounds);
+        CHECK(missed == 0);
+    }
+
+    TEST_CASE("try_send hands a value to a parked receiver and try_recv takes one from a parked sender (nonblock.go)") {
+        // Several element types, as Go's nonblock.go does; unbuffered and one-slot channels.
+        struct outcome {
+            bool receiver_got = false;
+            bool sender_value = false;
+            bool big_receiver_got = false;
+            bool big_sender_value = false;
+        };
+        for (const std::size_t cap : {std::size_t{0}, std::size_t{1}}) {
+            CAPTURE(cap);
+            const outcome o = weft::run(
+                weft::options{.workers = 2},
+                [](std::size_t capacity) -> weft::task<outcome> {
+                    outcome result;
+                    {
+                        auto c = weft::make_chan<std::int32_t>(capacity);
+                        std::optional<std::int32_t> got;
+                        std::atomic<bool> done{false};
+                        weft::go(recv_one_into<std::int32_t>, c, std::ref(got), std::ref(done));
+                        while (!c.try_send(123))
+                            co_await weft::yield();  // succeeds once it has parked
+                        while (!done.load())
+                            co_await weft::yield();
+                        result.receiver_got = got == 123;
+                        weft::go([](weft::chan<std::int32_t> ch) -> weft::task<> { co_await ch.send(234); }, c);
+                        std::optional<std::int32_t> taken;
+                        while (!(taken = c.try_recv()))
+                            co_await weft::yield();
+                        result.sender_value = taken == 234;
+                    }
+                    {
+                        auto c = weft::make_chan<std::string>(capacity);
+                        std::optional<std::string> got;
+                        std::atomic<bool> done{false};
+                        weft::go(recv_one_into<std::string>, c, std::ref(got), std::ref(done));
+                        const std::string hello(100, 'h');  // not in the small-string buffer
+                        while (!c.try_send(hello))
+                            co_await weft::yield();
+                        while (!done.load())
+                            co_await weft::yield();
+                        result.big_receiver_got = got == hello;
+                        weft::go(
+                            [](weft::chan<std::string> ch) -> weft::task<> { co_await ch.send(std::string(80, 'a')); },
+                            c);
+                        std::optional<std::string> taken;
+                        while (!(taken = c.try_recv()))
+                            co_await weft::yield();
+                        result.big_sender_value = taken == std::string(80, 'a');
+                    }
+                    co_return result;
+                },
+                cap);
+            CHECK(o.receiver_got);
+            CHECK(o.sender_value);
+            CHECK(o.big_receiver_got);
+            CHECK(o.big_sender_value);
+        }
+    }
+
+    TEST_CASE("try_send and close from a plain std::thread reach a task parked in recv") {
+        struct outcome {
+            std::optional<int> first;
+            bool second_is_nullopt = false;
+            bool thread_sent = false;
+        };
+        const outcome o = weft::run(weft::options{.workers = 2}, []() -> weft::task<outcome> {
+            auto c = weft::make_chan<int>();
+            std::atomic<bool> sent{false};
+            std::thread outsider([c, &sent] {
+                std::this_thread::sleep_for(20ms);
+                // Unbuffered: try_send succeeds only once the receiver below is parked.
+                while (!c.try_send(42))
+                    std::this_thread::sleep_for(1ms);
+                sent.store(true);
+                std::this_thread::sleep_for(20ms);
+                c.close();
+            });
+            outcome result;
+            result.first = co_await c.recv();
+            result.second_is_nullopt = !(co_await c.recv()).has_value();
+            outsider.join();
+            result.thread_sent = sent.load();
+            co_return result;
+        });
+        CHECK(o.first == 42);
+        CHECK(o.second_is_nullopt);
+        CHECK(o.thread_sent);
+    }
+
+    TEST_CASE("memory model: plain writes before a send are visible after the matching receive") {
+        for (const std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{10}}) {
+            CAPTURE(cap);
+            const std::size_t bad = weft::run(
+                weft::options{.workers = 2},
+                [](std::size_t capacity) -> weft::task<std::size_t> {
+                    struct payload {
+                        int number = 0;
+                        std::string text;
+                    };
+                    constexpr int n = 2000;
+                    auto c = weft::make_chan<payload*>(capacity);
+                    weft::go(
+                        [](weft::chan<payload*> out) -> weft::task<> {
+                            for (int i = 0; i < n; ++i) {
+                                auto* p = new payload;  // plain, non-atomic writes
+                                p->number = i;
+                                p->text = std::to_string(i);
+                                co_await out.send(p);
+                            }
+                        },
+                        c);
+                    std::size_t wrong = 0;
+                    for (int i = 0; i < n; ++i) {
+                        payload* p = *co_await c.recv();
+                        if (p->number != i || p->text != std::to_string(i)) ++wrong;
+                        delete p;
+                    }
+                    co_return wrong;
+                },
+                cap);
+            CHECK(bad == 0);
+        }
+    }
+
+    TEST_CASE("memory model: the k-th receive happens before the (k+C)-th send completes") {
+        // Go's rule for a channel of capacity C (C = 0: a receive happens before its send
+        // completes). The receiver writes slot k before its k-th receive; the sender reads
+        // slot k after its (k+C)-th send returns. TSan checks the ordering.
+        for (const std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{10}}) {
+            CAPTURE(cap);
+            const std::size_t bad = weft::run(
+                weft::options{.workers = 2},
+                [](std::size_t capacity) -> weft::task<std::size_t> {
+                    constexpr std::size_t n = 2000;
+                    std::vector<int> slots(n, 0);  // plain ints
+                    auto c = weft::make_chan<int>(capacity);
+                    weft::wait_group wg;
+                    wg.go(
+                        [](weft::chan<int> in, std::vector<int>& s) -> weft::task<> {
+                            for (std::size_t k = 0; k < n; ++k) {
+                                s[k] = static_cast<int>(k) + 1;
+                                co_await in.recv();
+                            }
+                        },
+                        c, std::ref(slots));
+                    std::size_t wrong = 0;
+                    for (std::size_t s = 0; s < n; ++s) {
+                        co_await c.send(static_cast<int>(s));
+                        if (s >= capacity && slots[s - capacity] != static_cast<int>(s - capacity) + 1) ++wrong;
+                    }
+                    co_await wg.wait();
+                    co_return wrong;
+                },
+                cap);
+            CHECK(bad == 0);
+        }
+    }
+
+    TEST_CASE("memory model: writes before close are visible to a receive that returns nullopt because of it") {
+        const int bad = weft::run(weft::options{.workers = 2}, []() -> weft::task<int> {
+            int wrong = 0;
+            for (int round = 0; round < 200; ++round) {
+                auto c = weft::make_chan<int>();
+                auto seen = std::make_shared<int>(0);  // plain int, written before close
+                auto j = weft::spawn(
+                    [](weft::chan<int> ch, std::shared_ptr<int> value) -> weft::task<int> {
+                        const auto v = co_await ch.recv();
+                        co_return v ? -1 : *value;
+                    },
+                    c, seen);
+                *seen = round + 1;
+                c.close();
+                const int got = co_await j;
+                if (got != round + 1) ++wrong;
+            }
+            co_return wrong;
+        });
         CHECK(bad == 0);
     }
-    // Non-blocking operations too; leftovers are freed with the channel (ASan checks).
-    const auto c = weft::make_chan<std::unique_ptr<int>>(2);
-    CHECK(c.try_send(std::make_unique<int>(1)));
-    auto two = std::make_unique<int>(2);
-    CHECK(c.try_send(std::move(two)));
-    CHECK(two == nullptr);  // NOLINT(bugprone-use-after-move): moved from because it was sent
-    const auto first = c.try_recv();
-    REQUIRE(first.has_value());
-    REQUIRE(*first != nullptr);
-    CHECK(**first == 1);
-    CHECK(c.try_send(std::make_unique<int>(3)));
-}
 
-TEST_CASE("try_send that does not send leaves a move-only rvalue argument untouched") {
-    // chan.hpp: "true if sent (only then is an rvalue moved from)".
-    const auto full = weft::make_chan<std::unique_ptr<int>>(1);
-    CHECK(full.try_send(std::make_unique<int>(1)));
-    auto keep = std::make_unique<int>(2);
-    CHECK_FALSE(full.try_send(std::move(keep)));
-    CHECK(keep != nullptr);  // NOLINT(bugprone-use-after-move): not sent, so not moved from
-    const auto unbuffered = weft::make_chan<std::unique_ptr<int>>();
-    auto keep2 = std::make_unique<int>(3);
-    CHECK_FALSE(unbuffered.try_send(std::move(keep2)));
-    CHECK(keep2 != nullptr);  // NOLINT(bugprone-use-after-move)
-}
-
-TEST_CASE("empty element types (weft::unit, std::monostate) count values: capacity 1000 holds 1000") {
-    const auto units = weft::make_chan<weft::unit>(1000);
-    const auto monos = weft::make_chan<std::monostate>(1000);
-    for (int i = 0; i < 1000; ++i) {
-        CHECK(units.try_send(weft::unit{}));
-        CHECK(monos.try_send(std::monostate{}));
+    TEST_CASE("move-only values (std::unique_ptr<int>) travel through unbuffered and buffered channels") {
+        for (const std::size_t cap : capacities) {
+            CAPTURE(cap);
+            const int bad = weft::run(
+                weft::options{.workers = 2},
+                [](std::size_t capacity) -> weft::task<int> {
+                    auto c = weft::make_chan<std::unique_ptr<int>>(capacity);
+                    weft::go(
+                        [](weft::chan<std::unique_ptr<int>> out) -> weft::task<> {
+                            for (int i = 0; i < 1000; ++i)
+                                co_await out.send(std::make_unique<int>(i));
+                            out.close();
+                        },
+                        c);
+                    int wrong = 0;
+                    int next = 0;
+                    while (auto p = co_await c.recv()) {
+                        if (!*p || **p != next) ++wrong;
+                        ++next;
+                    }
+                    co_return wrong + (next == 1000 ? 0 : 1);
+                },
+                cap);
+            CHECK(bad == 0);
+        }
+        // Non-blocking operations too; leftovers are freed with the channel (ASan checks).
+        const auto c = weft::make_chan<std::unique_ptr<int>>(2);
+        CHECK(c.try_send(std::make_unique<int>(1)));
+        auto two = std::make_unique<int>(2);
+        CHECK(c.try_send(std::move(two)));
+        CHECK(two == nullptr);  // NOLINT(bugprone-use-after-move): moved from because it was sent
+        const auto first = c.try_recv();
+        REQUIRE(first.has_value());
+        REQUIRE(*first != nullptr);
+        CHECK(**first == 1);
+        CHECK(c.try_send(std::make_unique<int>(3)));
     }
-    CHECK(units.size() == 1000);
-    CHECK(monos.size() == 1000);
-    CHECK_FALSE(units.try_send(weft::unit{}));
-    CHECK_FALSE(monos.try_send(std::monostate{}));
-    units.close();
-    struct outcome {
-        int units = 0;
-        int monos = 0;
-        bool units_closed = false;
-        int signals = 0;
-    };
-    const outcome o = weft::run(
-        weft::options{.workers = 2},
-        [](weft::chan<weft::unit> u, weft::chan<std::monostate> m) -> weft::task<outcome> {
-            outcome result;
-            while (co_await u.recv()) ++result.units;
-            result.units_closed = !u.try_recv().has_value();
-            for (int i = 0; i < 1000; ++i) {
-                if (co_await m.recv()) ++result.monos;
-            }
-            // Unbuffered chan<unit> as a signal, and close as a broadcast to parked receivers.
-            auto done = weft::make_chan<weft::unit>();
-            auto quit = weft::make_chan<weft::unit>();
-            for (int i = 0; i < 5; ++i) {
-                weft::go(
-                    [](weft::chan<weft::unit> q, weft::chan<weft::unit> d) -> weft::task<> {
-                        const auto v = co_await q.recv();  // nullopt: quit was closed
-                        if (!v) co_await d.send(weft::unit{});
-                    },
-                    quit, done);
-            }
-            quit.close();
-            for (int i = 0; i < 5; ++i) {
-                if (co_await done.recv()) ++result.signals;
-            }
-            co_return result;
-        },
-        units, monos);
-    CHECK(o.units == 1000);
-    CHECK(o.units_closed);
-    CHECK(o.monos == 1000);
-    CHECK(o.signals == 5);
-    CHECK(monos.size() == 0);
-}
 
-TEST_CASE("send_chan and recv_chan convert from chan, compare equal to it and restrict the operations") {
-    static_assert(std::is_convertible_v<weft::chan<int>, weft::send_chan<int>>);
-    static_assert(std::is_convertible_v<weft::chan<int>, weft::recv_chan<int>>);
-    static_assert(!std::is_convertible_v<weft::send_chan<int>, weft::recv_chan<int>>);
-    static_assert(!std::is_convertible_v<weft::recv_chan<int>, weft::send_chan<int>>);
-    static_assert(!std::is_convertible_v<weft::chan<int>, weft::send_chan<long>>);
-    static_assert(can_send<weft::send_chan<int>> && can_close<weft::send_chan<int>>);
-    static_assert(!can_recv<weft::send_chan<int>>);
-    static_assert(can_recv<weft::recv_chan<int>>);
-    static_assert(!can_send<weft::recv_chan<int>> && !can_close<weft::recv_chan<int>>);
-    static_assert(can_send<weft::chan<int>> && can_recv<weft::chan<int>> && can_close<weft::chan<int>>);
-    static_assert(std::is_copy_assignable_v<weft::send_chan<int>> && std::is_copy_assignable_v<weft::recv_chan<int>>);
+    TEST_CASE("try_send that does not send leaves a move-only rvalue argument untouched") {
+        // chan.hpp: "true if sent (only then is an rvalue moved from)".
+        const auto full = weft::make_chan<std::unique_ptr<int>>(1);
+        CHECK(full.try_send(std::make_unique<int>(1)));
+        auto keep = std::make_unique<int>(2);
+        CHECK_FALSE(full.try_send(std::move(keep)));
+        CHECK(keep != nullptr);  // NOLINT(bugprone-use-after-move): not sent, so not moved from
+        const auto unbuffered = weft::make_chan<std::unique_ptr<int>>();
+        auto keep2 = std::make_unique<int>(3);
+        CHECK_FALSE(unbuffered.try_send(std::move(keep2)));
+        CHECK(keep2 != nullptr);  // NOLINT(bugprone-use-after-move)
+    }
 
-    const auto c = weft::make_chan<int>(5);
-    const auto other = weft::make_chan<int>(5);
-    const weft::send_chan<int> s = c;
-    const weft::recv_chan<int> r = c;
-    CHECK(s == weft::send_chan<int>(c));
-    CHECK(r == weft::recv_chan<int>(c));
-    CHECK_FALSE(s == weft::send_chan<int>(other));
-    CHECK_FALSE(r == weft::recv_chan<int>(other));
-    CHECK(weft::send_chan<int>{} == weft::send_chan<int>{});
-    CHECK(weft::send_chan<int>{}.is_nil());
-    CHECK(weft::recv_chan<int>{}.is_nil());
-    CHECK_FALSE(s.is_nil());
-    CHECK(s.capacity() == 5);
-    CHECK(r.capacity() == 5);
-    CHECK(s.try_send(1));
-    CHECK(s.try_send(2));
-    CHECK(s.size() == 2);
-    CHECK(r.size() == 2);
-    CHECK(c.size() == 2);
-    CHECK(r.try_recv() == 1);
-    weft::recv_chan<int> assigned;
-    CHECK(assigned.is_nil());
-    assigned = other;
-    CHECK(assigned == weft::recv_chan<int>(other));
-    s.close();
-    CHECK(r.try_recv() == 2);
-    CHECK_FALSE(r.try_recv().has_value());
-    CHECK_THROWS_WITH_AS(s.try_send(3), "send on closed channel", weft::channel_closed);
-
-    // Views as task parameters: a two-stage pipeline.
-    const std::vector<int> got = weft::run(weft::options{.workers = 2}, []() -> weft::task<std::vector<int>> {
-        auto numbers = weft::make_chan<int>();
-        auto squares = weft::make_chan<int>(3);
-        weft::go(
-            [](weft::send_chan<int> out) -> weft::task<> {
-                for (int i = 1; i <= 5; ++i) co_await out.send(i);
-                out.close();
+    TEST_CASE("empty element types (weft::unit, std::monostate) count values: capacity 1000 holds 1000") {
+        const auto units = weft::make_chan<weft::unit>(1000);
+        const auto monos = weft::make_chan<std::monostate>(1000);
+        for (int i = 0; i < 1000; ++i) {
+            CHECK(units.try_send(weft::unit{}));
+            CHECK(monos.try_send(std::monostate{}));
+        }
+        CHECK(units.size() == 1000);
+        CHECK(monos.size() == 1000);
+        CHECK_FALSE(units.try_send(weft::unit{}));
+        CHECK_FALSE(monos.try_send(std::monostate{}));
+        units.close();
+        struct outcome {
+            int units = 0;
+            int monos = 0;
+            bool units_closed = false;
+            int signals = 0;
+        };
+        const outcome o = weft::run(
+            weft::options{.workers = 2},
+            [](weft::chan<weft::unit> u, weft::chan<std::monostate> m) -> weft::task<outcome> {
+                outcome result;
+                while (co_await u.recv())
+                    ++result.units;
+                result.units_closed = !u.try_recv().has_value();
+                for (int i = 0; i < 1000; ++i) {
+                    if (co_await m.recv()) ++result.monos;
+                }
+                // Unbuffered chan<unit> as a signal, and close as a broadcast to parked receivers.
+                auto done = weft::make_chan<weft::unit>();
+                auto quit = weft::make_chan<weft::unit>();
+                for (int i = 0; i < 5; ++i) {
+                    weft::go(
+                        [](weft::chan<weft::unit> q, weft::chan<weft::unit> d) -> weft::task<> {
+                            const auto v = co_await q.recv();  // nullopt: quit was closed
+                            if (!v) co_await d.send(weft::unit{});
+                        },
+                        quit, done);
+                }
+                quit.close();
+                for (int i = 0; i < 5; ++i) {
+                    if (co_await done.recv()) ++result.signals;
+                }
+                co_return result;
             },
-            numbers);
-        weft::go(
-            [](weft::recv_chan<int> in, weft::send_chan<int> out) -> weft::task<> {
-                while (auto v = co_await in.recv()) co_await out.send(*v * *v);
-                out.close();
-            },
-            numbers, squares);
-        std::vector<int> values;
-        weft::recv_chan<int> in = squares;
-        while (auto v = co_await in.recv()) values.push_back(*v);
-        co_return values;
-    });
-    CHECK(got == std::vector<int>{1, 4, 9, 16, 25});
-}
+            units, monos);
+        CHECK(o.units == 1000);
+        CHECK(o.units_closed);
+        CHECK(o.monos == 1000);
+        CHECK(o.signals == 5);
+        CHECK(monos.size() == 0);
+    }
 
-TEST_CASE("prime sieve: the first 1,000 primes through a chain of filter tasks (sieve1.go)") {
-    const std::size_t count = weft_test::scaled(1000, 200);
-    const std::vector<int> got = weft::run(
-        weft::options{.workers = 2},
-        [](std::size_t n) -> weft::task<std::vector<int>> {
-            auto primes = weft::make_chan<int>();
-            weft::go(sieve, primes);
+    TEST_CASE("send_chan and recv_chan convert from chan, compare equal to it and restrict the operations") {
+        static_assert(std::is_convertible_v<weft::chan<int>, weft::send_chan<int>>);
+        static_assert(std::is_convertible_v<weft::chan<int>, weft::recv_chan<int>>);
+        static_assert(!std::is_convertible_v<weft::send_chan<int>, weft::recv_chan<int>>);
+        static_assert(!std::is_convertible_v<weft::recv_chan<int>, weft::send_chan<int>>);
+        static_assert(!std::is_convertible_v<weft::chan<int>, weft::send_chan<long>>);
+        static_assert(can_send<weft::send_chan<int>> && can_close<weft::send_chan<int>>);
+        static_assert(!can_recv<weft::send_chan<int>>);
+        static_assert(can_recv<weft::recv_chan<int>>);
+        static_assert(!can_send<weft::recv_chan<int>> && !can_close<weft::recv_chan<int>>);
+        static_assert(can_send<weft::chan<int>> && can_recv<weft::chan<int>> && can_close<weft::chan<int>>);
+        static_assert(std::is_copy_assignable_v<weft::send_chan<int>> &&
+                      std::is_copy_assignable_v<weft::recv_chan<int>>);
+
+        const auto c = weft::make_chan<int>(5);
+        const auto other = weft::make_chan<int>(5);
+        const weft::send_chan<int> s = c;
+        const weft::recv_chan<int> r = c;
+        CHECK(s == weft::send_chan<int>(c));
+        CHECK(r == weft::recv_chan<int>(c));
+        CHECK_FALSE(s == weft::send_chan<int>(other));
+        CHECK_FALSE(r == weft::recv_chan<int>(other));
+        CHECK(weft::send_chan<int>{} == weft::send_chan<int>{});
+        CHECK(weft::send_chan<int>{}.is_nil());
+        CHECK(weft::recv_chan<int>{}.is_nil());
+        CHECK_FALSE(s.is_nil());
+        CHECK(s.capacity() == 5);
+        CHECK(r.capacity() == 5);
+        CHECK(s.try_send(1));
+        CHECK(s.try_send(2));
+        CHECK(s.size() == 2);
+        CHECK(r.size() == 2);
+        CHECK(c.size() == 2);
+        CHECK(r.try_recv() == 1);
+        weft::recv_chan<int> assigned;
+        CHECK(assigned.is_nil());
+        assigned = other;
+        CHECK(assigned == weft::recv_chan<int>(other));
+        s.close();
+        CHECK(r.try_recv() == 2);
+        CHECK_FALSE(r.try_recv().has_value());
+        CHECK_THROWS_WITH_AS(s.try_send(3), "send on closed channel", weft::channel_closed);
+
+        // Views as task parameters: a two-stage pipeline.
+        const std::vector<int> got = weft::run(weft::options{.workers = 2}, []() -> weft::task<std::vector<int>> {
+            auto numbers = weft::make_chan<int>();
+            auto squares = weft::make_chan<int>(3);
+            weft::go(
+                [](weft::send_chan<int> out) -> weft::task<> {
+                    for (int i = 1; i <= 5; ++i)
+                        co_await out.send(i);
+                    out.close();
+                },
+                numbers);
+            weft::go(
+                [](weft::recv_chan<int> in, weft::send_chan<int> out) -> weft::task<> {
+                    while (auto v = co_await in.recv())
+                        co_await out.send(*v * *v);
+                    out.close();
+                },
+                numbers, squares);
             std::vector<int> values;
-            for (std::size_t i = 0; i < n; ++i) values.push_back(*co_await primes.recv());
-            co_return values;  // the sieve's tasks stay parked and are destroyed by run
-        },
-        count);
-    CHECK(got == first_primes(count));
-}
+            weft::recv_chan<int> in = squares;
+            while (auto v = co_await in.recv())
+                values.push_back(*v);
+            co_return values;
+        });
+        CHECK(got == std::vector<int>{1, 4, 9, 16, 25});
+    }
 
-TEST_CASE("23 workers drain a closed queue and a wait_group tells when to close the results (TestMultiConsumer)") {
-    const int niter = static_cast<int>(weft_test::scaled(271'828, 1000));
-    struct outcome {
-        int n = 0;
-        std::int64_t sum = 0;
-        std::int64_t expect = -1;
-    };
-    const outcome o = weft::run(
-        weft::options{.workers = 4},
-        [](int iterations) -> weft::task<outcome> {
-            constexpr int nwork = 23;
-            auto q = weft::make_chan<int>(nwork * 3);
-            auto r = weft::make_chan<int>(nwork * 3);
-            weft::wait_group workers;
-            for (int w = 0; w < nwork; ++w) workers.go(forward_worker, q, r, w);
-            outcome result;
-            result.expect = 0;
-            weft::go(feed_and_close, q, r, std::ref(workers), iterations, std::ref(result.expect));
-            while (auto v = co_await r.recv()) {
-                ++result.n;
-                result.sum += *v;
-            }
-            co_return result;
-        },
-        niter);
-    CHECK(o.n == niter);
-    CHECK(o.sum == o.expect);
-}
+    TEST_CASE("prime sieve: the first 1,000 primes through a chain of filter tasks (sieve1.go)") {
+        const std::size_t count = weft_test::scaled(1000, 200);
+        const std::vector<int> got = weft::run(
+            weft::options{.workers = 2},
+            [](std::size_t n) -> weft::task<std::vector<int>> {
+                auto primes = weft::make_chan<int>();
+                weft::go(sieve, primes);
+                std::vector<int> values;
+                for (std::size_t i = 0; i < n; ++i)
+                    values.push_back(*co_await primes.recv());
+                co_return values;  // the sieve's tasks stay parked and are destroyed by run
+            },
+            count);
+        CHECK(got == first_primes(count));
+    }
+
+    TEST_CASE("23 workers drain a closed queue and a wait_group tells when to close the results (TestMultiConsumer)") {
+        const int niter = static_cast<int>(weft_test::scaled(271'828, 1000));
+        struct outcome {
+            int n = 0;
+            std::int64_t sum = 0;
+            std::int64_t expect = -1;
+        };
+        const outcome o = weft::run(
+            weft::options{.workers = 4},
+            [](int iterations) -> weft::task<outcome> {
+                constexpr int nwork = 23;
+                auto q = weft::make_chan<int>(nwork * 3);
+                auto r = weft::make_chan<int>(nwork * 3);
+                weft::wait_group workers;
+                for (int w = 0; w < nwork; ++w)
+                    workers.go(forward_worker, q, r, w);
+                outcome result;
+                result.expect = 0;
+                weft::go(feed_and_close, q, r, std::ref(workers), iterations, std::ref(result.expect));
+                while (auto v = co_await r.recv()) {
+                    ++result.n;
+                    result.sum += *v;
+                }
+                co_return result;
+            },
+            niter);
+        CHECK(o.n == niter);
+        CHECK(o.sum == o.expect);
+    }
 
 }  // TEST_SUITE("chan")

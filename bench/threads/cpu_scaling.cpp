@@ -1,4 +1,5 @@
-// Provides the std::thread twin of cpu_scaling: 4 threads doing the same integer work, pinned to 1 CPU and then free on 2 — wall ms for each and the speedup.
+// Provides the std::thread twin of cpu_scaling: 4 threads doing the same integer work, pinned to 1 CPU and then free on
+// 2 — wall ms for each and the speedup.
 #include "../bench_util.hpp"
 
 #include <sched.h>
@@ -36,12 +37,15 @@ double round_ms(const cpu_set_t& mask) {
         std::vector<std::thread> threads;
         for (std::size_t j = 0; j < jobs; ++j)
             threads.emplace_back([&results, j] { results[j] = crunch(0x9E3779B97F4A7C15ULL * (j + 1), iterations); });
-        for (auto& t : threads) t.join();
+        for (auto& t : threads)
+            t.join();
     }
     const auto elapsed = bench::now_ns() - start;
     std::uint64_t sum = 0;
-    for (auto r : results) sum += r;
-    if (sum != expected_sum) bench::fail("cpu_scaling: checksum " + std::to_string(sum) + ", want " + std::to_string(expected_sum));
+    for (auto r : results)
+        sum += r;
+    if (sum != expected_sum)
+        bench::fail("cpu_scaling: checksum " + std::to_string(sum) + ", want " + std::to_string(expected_sum));
     return static_cast<double>(elapsed) / 1e6;
 }
 

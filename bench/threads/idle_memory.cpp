@@ -1,4 +1,5 @@
-// Provides the std::thread twin of idle_memory: as many default-stack threads blocked on one std::latch as the OS allows, up to 100,000 (10,000 with --quick) — how many, RSS and address space per thread.
+// Provides the std::thread twin of idle_memory: as many default-stack threads blocked on one std::latch as the OS
+// allows, up to 100,000 (10,000 with --quick) — how many, RSS and address space per thread.
 //
 // Creation stops at the first of:
 //   1. std::thread throwing std::system_error (EAGAIN: a per-process or per-user limit, the
@@ -104,7 +105,8 @@ int main(int argc, char** argv) {
     const long os_threads = bench::thread_count();
 
     release.count_down();
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     const auto elapsed_ms = static_cast<double>(bench::now_ns() - start) / 1e6;
 
     rlimit stack{};
@@ -117,8 +119,8 @@ int main(int argc, char** argv) {
                  "%lld KiB, RLIMIT_NPROC %lld, kernel.pid_max %lld, kernel.threads-max %lld, vm.max_map_count "
                  "%lld (-1: unlimited)\n",
                  created, elapsed_ms, stopped_by.c_str(),
-                 stack.rlim_cur == RLIM_INFINITY ? -1LL : limit(stack.rlim_cur) / 1024, limit(nproc.rlim_cur),
-                 pid_max, threads_max, proc_sys("/proc/sys/vm/max_map_count"));
+                 stack.rlim_cur == RLIM_INFINITY ? -1LL : limit(stack.rlim_cur) / 1024, limit(nproc.rlim_cur), pid_max,
+                 threads_max, proc_sys("/proc/sys/vm/max_map_count"));
     if (created == 0) bench::fail("idle_memory: could not create a single thread");
     if (finished_count.load() != created)
         bench::fail("idle_memory: " + std::to_string(finished_count.load()) + " threads finished, want " +

@@ -1,4 +1,5 @@
-// Provides the std::thread twin of ping_pong: two threads passing an int back and forth through two one-slot mailboxes (mutex + condition variable), 20,000 round trips — ns per round trip.
+// Provides the std::thread twin of ping_pong: two threads passing an int back and forth through two one-slot mailboxes
+// (mutex + condition variable), 20,000 round trips — ns per round trip.
 #include "../bench_util.hpp"
 
 #include <condition_variable>
@@ -45,7 +46,8 @@ double round_ns(long round_trips) {
     mailbox ping;
     mailbox pong;
     std::thread ponger([&] {
-        while (auto v = ping.recv()) pong.send(*v + 1);
+        while (auto v = ping.recv())
+            pong.send(*v + 1);
     });
     long v = 0;
     const auto start = bench::now_ns();
@@ -66,8 +68,9 @@ double round_ns(long round_trips) {
 int main(int argc, char** argv) {
     const auto cfg = bench::parse_args(argc, argv, 5, 3);
     const long round_trips = cfg.quick ? 10'000 : 20'000;  // threads are slow: fewer, scaled per round trip
-    round_ns(round_trips / 10);                             // warm-up
+    round_ns(round_trips / 10);                            // warm-up
     std::vector<double> samples;
-    for (int r = 0; r < cfg.reps; ++r) samples.push_back(round_ns(round_trips));
+    for (int r = 0; r < cfg.reps; ++r)
+        samples.push_back(round_ns(round_trips));
     bench::report("ping_pong", "threads", bench::median(samples), "ns");
 }

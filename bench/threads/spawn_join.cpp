@@ -26,8 +26,10 @@ int main(int argc, char** argv) {
     const long units = cfg.quick ? 5'000 : 20'000;  // threads are slow: fewer units, scaled to ns per unit
     round_ns(units / 10);                           // warm-up
     std::vector<double> samples;
-    for (int r = 0; r < cfg.reps; ++r) samples.push_back(round_ns(units));
+    for (int r = 0; r < cfg.reps; ++r)
+        samples.push_back(round_ns(units));
     const long want = units / 10 + units * cfg.reps;
-    if (ran.load() != want) bench::fail("spawn_join: " + std::to_string(ran.load()) + " threads ran, want " + std::to_string(want));
+    if (ran.load() != want)
+        bench::fail("spawn_join: " + std::to_string(ran.load()) + " threads ran, want " + std::to_string(want));
     bench::report("spawn_join", "threads", bench::median(samples), "ns/task");
 }

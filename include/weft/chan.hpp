@@ -80,7 +80,9 @@ public:
     chan() noexcept = default;  // the nil channel
 
     // Completes when the value is buffered or handed to a receiver; throws channel_closed.
-    [[nodiscard]] detail::send_awaiter<T> send(T value) const { return detail::send_awaiter<T>{state(), std::move(value)}; }
+    [[nodiscard]] detail::send_awaiter<T> send(T value) const {
+        return detail::send_awaiter<T>{state(), std::move(value)};
+    }
     // Gives the next value, or std::nullopt once the channel is closed and drained.
     [[nodiscard]] detail::recv_awaiter<T> recv() const noexcept { return detail::recv_awaiter<T>{state()}; }
 
@@ -99,7 +101,7 @@ public:
     // Sends without blocking: true if sent; false if it would block (and always on nil).
     // An rvalue T is moved from only if sent. Throws channel_closed if closed.
     template <class U = T>
-        requires std::is_convertible_v<U&&, T>
+    requires std::is_convertible_v<U&&, T>
     bool try_send(U&& value) const {
         if constexpr (std::is_same_v<U, T>) {  // an rvalue T: hand it over only on success
             return try_send_item(value);
@@ -177,10 +179,8 @@ public:
         return ch_.send(std::move(value), ctx);
     }
     template <class U = T>
-        requires std::is_convertible_v<U&&, T>
-    bool try_send(U&& value) const {
-        return ch_.try_send(std::forward<U>(value));
-    }
+    requires std::is_convertible_v<U&&, T>
+    bool try_send(U&& value) const { return ch_.try_send(std::forward<U>(value)); }
     void close() const { ch_.close(); }
     std::size_t size() const noexcept { return ch_.size(); }
     std::size_t capacity() const noexcept { return ch_.capacity(); }

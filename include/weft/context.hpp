@@ -33,7 +33,9 @@ namespace weft {
 // Why a context ended (Go's context.Canceled and context.DeadlineExceeded).
 enum class errc { canceled = 1, deadline_exceeded = 2 };
 const std::error_category& error_category() noexcept;  // name "weft"
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
 
 class context {
 public:
@@ -52,10 +54,9 @@ public:
     // The value bound to `key` by the nearest with_value, if it is a T.
     template <class T, class K>
     std::optional<T> value(const K& key) const {
-        const std::any* found = detail::find_value(node_.get(), typeid(K), &key,
-                                                   [](const void* a, const void* b) {
-                                                       return *static_cast<const K*>(a) == *static_cast<const K*>(b);
-                                                   });
+        const std::any* found = detail::find_value(node_.get(), typeid(K), &key, [](const void* a, const void* b) {
+            return *static_cast<const K*>(a) == *static_cast<const K*>(b);
+        });
         if (!found) return std::nullopt;
         if (const T* v = std::any_cast<T>(found)) return *v;
         return std::nullopt;
@@ -116,8 +117,8 @@ context without_cancel(const context& parent);
 // static object is the usual key).
 template <class K, class V>
 context with_value(const context& parent, K key, V value) {
-    return context{detail::make_value_node(parent.node(), std::make_unique<detail::value_entry<K>>(
-                                                              std::move(key), std::any(std::move(value))))};
+    return context{detail::make_value_node(
+        parent.node(), std::make_unique<detail::value_entry<K>>(std::move(key), std::any(std::move(value))))};
 }
 
 // The handle of a context after_func: stop() prevents the call if it has not started.
@@ -143,10 +144,12 @@ after_func_handle after_func(const context& ctx, F&& f) {
         start = [fn = std::decay_t<F>(std::forward<F>(f))]() { go(fn); };
     } else {
         start = [fn = std::decay_t<F>(std::forward<F>(f))]() {
-            go([](std::decay_t<F> g) -> task<> {
-                std::invoke(std::move(g));
-                co_return;
-            }, fn);
+            go(
+                [](std::decay_t<F> g) -> task<> {
+                    std::invoke(std::move(g));
+                    co_return;
+                },
+                fn);
         };
     }
     return after_func_handle{detail::register_callback(ctx.node(), std::move(start)), ctx.node()};

@@ -49,7 +49,9 @@ template <class... Ops>
     return detail::select_awaiter<detail::case_of_t<Ops>...>{std::move(ops)...};
 }
 
-[[nodiscard]] inline detail::select_forever select() noexcept { return {}; }
+[[nodiscard]] inline detail::select_forever select() noexcept {
+    return {};
+}
 
 namespace detail {
 template <class T, class Ctx>

@@ -75,7 +75,8 @@ public:
 
 template <class T>
 class task_promise final : public task_promise_storage<T> {
-    static_assert(alignof(task_promise_storage<T>) <= 16, "weft::task<T>: a T aligned to more than 16 bytes is not supported");
+    static_assert(alignof(task_promise_storage<T>) <= 16,
+                  "weft::task<T>: a T aligned to more than 16 bytes is not supported");
 
 public:
     task<T> get_return_object() noexcept;
@@ -125,17 +126,25 @@ public:
             return frame_;  // symmetric transfer: no stack growth
         }
 #endif
-        T await_resume() { return frame_.promise().take_result(); }
+        T await_resume() {
+            return frame_.promise().take_result();
+        }
 
     private:
         handle_type frame_;
     };
 
-    awaiter operator co_await() & { return awaiter{checked_frame()}; }
-    awaiter operator co_await() && { return awaiter{checked_frame()}; }
+    awaiter operator co_await() & {
+        return awaiter{checked_frame()};
+    }
+    awaiter operator co_await() && {
+        return awaiter{checked_frame()};
+    }
 
     // Gives up ownership of the frame (used by go/spawn to turn it into a root).
-    handle_type release() noexcept { return std::exchange(frame_, {}); }
+    handle_type release() noexcept {
+        return std::exchange(frame_, {});
+    }
 
 private:
     handle_type checked_frame() const {

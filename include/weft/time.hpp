@@ -57,7 +57,8 @@ private:
 // A timer that delivers on a channel of capacity 1 (ticker: drops ticks nobody took).
 class channel_timer final : public timer_state {
 public:
-    explicit channel_timer(steady_clock::duration period) : period_(period), channel_(make_chan<steady_clock::time_point>(1)) {}
+    explicit channel_timer(steady_clock::duration period)
+        : period_(period), channel_(make_chan<steady_clock::time_point>(1)) {}
     const chan<steady_clock::time_point>& channel() const noexcept { return channel_; }
     void set_period(steady_clock::duration period) noexcept { period_ = period; }
 
@@ -177,10 +178,12 @@ timer after_func(saturating_duration d, F&& f, Args&&... args) {
         static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
                       "weft::after_func: f must be callable with the arguments");
         start = [f = std::decay_t<F>(std::forward<F>(f)), ... a = std::decay_t<Args>(std::forward<Args>(args))]() {
-            go([](std::decay_t<F> fn, std::decay_t<Args>... xs) -> task<> {
-                std::invoke(std::move(fn), std::move(xs)...);
-                co_return;
-            }, f, a...);
+            go(
+                [](std::decay_t<F> fn, std::decay_t<Args>... xs) -> task<> {
+                    std::invoke(std::move(fn), std::move(xs)...);
+                    co_return;
+                },
+                f, a...);
         };
     }
     auto* state = new detail::task_timer(std::move(start));

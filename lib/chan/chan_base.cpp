@@ -80,10 +80,16 @@ void wake_list(chan_waiter* list) noexcept {
     }
 }
 
-void wake_one(chan_waiter* w) noexcept { schedule(w->task()); }
+void wake_one(chan_waiter* w) noexcept {
+    schedule(w->task());
+}
 
-void throw_send_on_closed() { throw channel_closed("send on closed channel"); }
-void throw_close_of_nil() { throw channel_closed("close of nil channel"); }
+void throw_send_on_closed() {
+    throw channel_closed("send on closed channel");
+}
+void throw_close_of_nil() {
+    throw channel_closed("close of nil channel");
+}
 
 std::uint32_t fast_random() noexcept {
     // xorshift64*, seeded per thread from its address: select's poll order only.

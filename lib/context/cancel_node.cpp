@@ -41,8 +41,7 @@ private:
 }  // namespace
 
 cancel_node::cancel_node(context_ptr parent_ptr)
-    : context_node(kind::cancel, std::move(parent_ptr)),
-      parent_canceller(parent ? parent->canceller : nullptr) {
+    : context_node(kind::cancel, std::move(parent_ptr)), parent_canceller(parent ? parent->canceller : nullptr) {
     canceller = this;
     deadline = parent ? parent->deadline : std::nullopt;
 }
@@ -126,14 +125,15 @@ bool cancel_node::cancel_self(errc why, std::error_code cause, cancel_node*& chi
     children_ = nullptr;
     callbacks = callbacks_;
     callbacks_ = nullptr;
-    for (context_callback* cb = callbacks; cb; cb = cb->next) cb->registered = false;
+    for (context_callback* cb = callbacks; cb; cb = cb->next)
+        cb->registered = false;
     return true;
 }
 
 void cancel_node::cancel(errc why, std::error_code cause, bool remove_from_parent) noexcept {
-    cancel_node* work = nullptr;   // nodes to cancel, each holding a reference we took
+    cancel_node* work = nullptr;  // nodes to cancel, each holding a reference we took
     cancel_node* node = this;
-    bool owned = false;            // whether `node` holds a reference we must release
+    bool owned = false;  // whether `node` holds a reference we must release
     for (;;) {
         cancel_node* children = nullptr;
         context_callback* callbacks = nullptr;

@@ -23,10 +23,10 @@ public:
     const char* name() const noexcept override { return "weft"; }
     std::string message(int code) const override {
         switch (static_cast<errc>(code)) {
-        case errc::canceled:
-            return "context canceled";
-        case errc::deadline_exceeded:
-            return "context deadline exceeded";
+            case errc::canceled:
+                return "context canceled";
+            case errc::deadline_exceeded:
+                return "context deadline exceeded";
         }
         return "unknown weft error";
     }
@@ -62,7 +62,7 @@ std::shared_ptr<context_callback> register_callback(const context_ptr& ctx, std:
     auto cb = std::make_shared<context_callback>();
     cb->start = std::move(start);
     cancel_node* c = ctx->canceller;
-    if (!c) return cb;  // never done: never runs
+    if (!c) return cb;                      // never done: never runs
     if (!c->add_callback(cb)) cb->start();  // done already: run it now
     return cb;
 }
@@ -74,9 +74,13 @@ const std::error_category& error_category() noexcept {
     return category;
 }
 
-context::context() noexcept : node_(&detail::background_node()) { node_->add_ref(); }
+context::context() noexcept : node_(&detail::background_node()) {
+    node_->add_ref();
+}
 
-context background() noexcept { return context{}; }
+context background() noexcept {
+    return context{};
+}
 
 recv_chan<unit> context::done() const noexcept {
     detail::cancel_node* c = node_->canceller;
@@ -93,7 +97,9 @@ std::error_code context::cause() const {
     return c ? c->cause() : std::error_code{};
 }
 
-std::optional<steady_clock::time_point> context::deadline() const noexcept { return node_->deadline; }
+std::optional<steady_clock::time_point> context::deadline() const noexcept {
+    return node_->deadline;
+}
 
 task<std::error_code> context::wait() const {
     context self = *this;  // the task must not refer to the caller's handle

@@ -65,7 +65,7 @@ public:
 struct context_callback {
     context_callback* prev = nullptr;  // guarded by the node's lock while registered
     context_callback* next = nullptr;
-    bool registered = false;           // guarded by the node's lock
+    bool registered = false;  // guarded by the node's lock
     std::function<void()> start;
     std::shared_ptr<context_callback> self;  // the list's ownership while registered
 };
@@ -98,14 +98,14 @@ private:
     bool cancel_self(errc why, std::error_code cause, cancel_node*& children, context_callback*& callbacks) noexcept;
     void unlink_child(cancel_node* child) noexcept;
 
-    spin_lock lock_;  // protects everything below, and the sibling links of its children
-    std::atomic<int> err_{0};          // written under lock_, read without it
-    std::error_code cause_;            // guarded by lock_
-    cancel_node* children_ = nullptr;  // guarded by lock_
-    cancel_node* sibling_prev_ = nullptr;  // guarded by parent_canceller->lock_
-    cancel_node* sibling_next_ = nullptr;  // guarded by parent_canceller->lock_
-    bool linked_ = false;                  // guarded by parent_canceller->lock_
-    cancel_node* cancel_next_ = nullptr;   // work list of cancel(); owned by the canceller
+    spin_lock lock_;                         // protects everything below, and the sibling links of its children
+    std::atomic<int> err_{0};                // written under lock_, read without it
+    std::error_code cause_;                  // guarded by lock_
+    cancel_node* children_ = nullptr;        // guarded by lock_
+    cancel_node* sibling_prev_ = nullptr;    // guarded by parent_canceller->lock_
+    cancel_node* sibling_next_ = nullptr;    // guarded by parent_canceller->lock_
+    bool linked_ = false;                    // guarded by parent_canceller->lock_
+    cancel_node* cancel_next_ = nullptr;     // work list of cancel(); owned by the canceller
     context_callback* callbacks_ = nullptr;  // guarded by lock_
     timer_state* deadline_timer_ = nullptr;  // set once by arm_deadline, before sharing
 };

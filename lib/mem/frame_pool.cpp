@@ -79,8 +79,12 @@ struct slab {
 };
 
 using frame_classes::class_of;
-constexpr std::size_t size_of_class(std::size_t c) { return frame_classes::size_of(c); }
-constexpr std::uint32_t cache_limit(std::size_t c) { return frame_classes::batch_limits[c]; }
+constexpr std::size_t size_of_class(std::size_t c) {
+    return frame_classes::size_of(c);
+}
+constexpr std::uint32_t cache_limit(std::size_t c) {
+    return frame_classes::batch_limits[c];
+}
 
 // Free-list links live in the first word of a free block (poisoned under ASan otherwise).
 void* read_link(void* block) noexcept {
@@ -122,7 +126,9 @@ registry_state& registry() {
 }
 
 using class_cache = frame_class_cache;
-slab*& bump_of(class_cache& cache) noexcept { return reinterpret_cast<slab*&>(cache.bump); }
+slab*& bump_of(class_cache& cache) noexcept {
+    return reinterpret_cast<slab*&>(cache.bump);
+}
 
 void* map_aligned(std::size_t bytes) {
     void* raw = ::mmap(nullptr, bytes + slab_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -307,7 +313,8 @@ std::size_t frame_destroy_all_roots() noexcept {
     {
         auto& r = registry();
         std::lock_guard guard(r.lock);
-        for (slab* s = r.head; s; s = s->next) slabs.push_back(s);
+        for (slab* s = r.head; s; s = s->next)
+            slabs.push_back(s);
     }
     std::vector<slab*> deferred;
     g_deferred_unmaps = &deferred;
@@ -331,7 +338,8 @@ std::size_t frame_destroy_all_roots() noexcept {
     }
     g_walking = false;
     g_deferred_unmaps = nullptr;
-    for (slab* s : deferred) ::munmap(s, s->mapped_bytes);
+    for (slab* s : deferred)
+        ::munmap(s, s->mapped_bytes);
     return destroyed;
 }
 

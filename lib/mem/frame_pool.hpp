@@ -16,5 +16,4 @@ namespace weft::detail {
 // frames (after the workers are joined). Returns how many it destroyed.
 std::size_t frame_destroy_all_roots() noexcept;
 
-
 }  // namespace weft::detail

@@ -66,8 +66,8 @@ public:
         void* task = slots_[tail % capacity].load(std::memory_order_relaxed);
         if (size > 0) return std::coroutine_handle<>::from_address(task);  // thieves stop short of it
         // The last task: thieves may be after it too; one CAS on head decides.
-        const bool won = head_.compare_exchange_strong(head, head + 1, std::memory_order_seq_cst,
-                                                       std::memory_order_relaxed);
+        const bool won =
+            head_.compare_exchange_strong(head, head + 1, std::memory_order_seq_cst, std::memory_order_relaxed);
         tail_.store(tail + 1, std::memory_order_relaxed);
         return won ? std::coroutine_handle<>::from_address(task) : std::coroutine_handle<>{};
     }

@@ -60,8 +60,8 @@ void runtime::timer_armed(std::uint64_t tick) noexcept {
     bool later_sleeper = false;
     for (auto& w : workers_) {
         const std::uint64_t until = w->parked_until();
-        if (until == 0) continue;          // running: it checks timers as it goes
-        if (until <= tick) return;         // it wakes in time and fires this one too
+        if (until == 0) continue;   // running: it checks timers as it goes
+        if (until <= tick) return;  // it wakes in time and fires this one too
         later_sleeper = true;
     }
     if (later_sleeper) idle_.notify_timer();
@@ -76,7 +76,9 @@ bool timer_arm(timer_node& node, timer_node::clock::time_point deadline) noexcep
     return true;
 }
 
-bool timer_cancel(timer_node& node) noexcept { return timer_service::cancel(node); }
+bool timer_cancel(timer_node& node) noexcept {
+    return timer_service::cancel(node);
+}
 
 timer_node::clock::time_point deadline_after(timer_node::clock::duration d) noexcept {
     const auto now = timer_node::clock::now();
@@ -114,7 +116,9 @@ void schedule_batch(void* const* tasks, std::size_t count) noexcept {
     rt->idle().notify_one();  // a searcher that finds work wakes the next (chained wake-ups)
 }
 
-wake_batch::wake_batch() noexcept : outer_(t_batch) { t_batch = this; }
+wake_batch::wake_batch() noexcept : outer_(t_batch) {
+    t_batch = this;
+}
 
 wake_batch::~wake_batch() {
     schedule_batch(tasks_, count_);
@@ -129,7 +133,9 @@ void wake_batch::add(std::coroutine_handle<> task) noexcept {
     tasks_[count_++] = task.address();
 }
 
-wake_batch* wake_batch::current() noexcept { return t_batch; }
+wake_batch* wake_batch::current() noexcept {
+    return t_batch;
+}
 
 void start_root(std::coroutine_handle<> root) {
     if (shutting_down()) {

@@ -57,7 +57,9 @@ void worker::push_stealable(std::coroutine_handle<> task) noexcept {
     rt_.idle().notify_one();
 }
 
-void worker::schedule_spawned(std::coroutine_handle<> task) noexcept { push_stealable(task); }
+void worker::schedule_spawned(std::coroutine_handle<> task) noexcept {
+    push_stealable(task);
+}
 
 void worker::schedule_next(std::coroutine_handle<> task) noexcept {
     if (lifo_) push_stealable(lifo_);
@@ -172,7 +174,9 @@ void worker::park() noexcept {
     searching_ = !rt_.stopping();
 }
 
-void worker::wake() noexcept { futex_wake_one(wake_word_); }
+void worker::wake() noexcept {
+    futex_wake_one(wake_word_);
+}
 
 void worker::run() noexcept {
     set_current_worker(this);

@@ -66,12 +66,12 @@ private:
     runtime& rt_;
     const unsigned index_;
     run_queue queue_;
-    std::coroutine_handle<> lifo_;   // owner only
-    std::uint32_t lifo_streak_ = 0;  // owner only: consecutive LIFO runs
+    std::coroutine_handle<> lifo_;          // owner only
+    std::uint32_t lifo_streak_ = 0;         // owner only: consecutive LIFO runs
     std::uint32_t timer_countdown_ = 1;     // owner only: tasks until the next timer check
     std::uint32_t fairness_countdown_ = 1;  // owner only: tasks until the next fairness pop
-    std::uint32_t rng_;              // owner only
-    bool searching_ = false;         // owner only: counted as a searcher in idle_set
+    std::uint32_t rng_;                     // owner only
+    bool searching_ = false;                // owner only: counted as a searcher in idle_set
     // Futex word: 0 while parked, 1 once woken. Written by the waker (release), read by the
     // sleeper (acquire) so the wake-up's cause is visible.
     alignas(64) std::atomic<std::uint32_t> wake_word_{0};

@@ -47,7 +47,9 @@ bool channel_timer::expire_locked(steady_clock::time_point now) noexcept {
     return false;
 }
 
-bool channel_timer::drain_locked() noexcept { return channel_.try_recv().has_value(); }
+bool channel_timer::drain_locked() noexcept {
+    return channel_.try_recv().has_value();
+}
 
 void task_timer::expire_unlocked() noexcept {
     try {
@@ -83,9 +85,13 @@ timer& timer::operator=(timer&& other) noexcept {
     return *this;
 }
 
-timer::~timer() { stop(); }
+timer::~timer() {
+    stop();
+}
 
-bool timer::stop() noexcept { return state_.get() ? state_.get()->stop() : false; }
+bool timer::stop() noexcept {
+    return state_.get() ? state_.get()->stop() : false;
+}
 
 bool timer::reset(saturating_duration d) {
     if (!state_.get()) throw std::logic_error("weft::timer::reset on a default-constructed timer");
@@ -110,7 +116,9 @@ ticker& ticker::operator=(ticker&& other) noexcept {
     return *this;
 }
 
-ticker::~ticker() { stop(); }
+ticker::~ticker() {
+    stop();
+}
 
 void ticker::stop() noexcept {
     if (state_.get()) state_.get()->stop();

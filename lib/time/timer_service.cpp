@@ -9,7 +9,8 @@ namespace weft::detail {
 
 timer_service::timer_service(unsigned shards) : epoch_(clock::now()) {
     shards_.reserve(shards);
-    for (unsigned i = 0; i < shards; ++i) shards_.push_back(std::make_unique<timer_shard>());
+    for (unsigned i = 0; i < shards; ++i)
+        shards_.push_back(std::make_unique<timer_shard>());
 }
 
 std::uint64_t timer_service::deadline_tick(clock::time_point deadline) const noexcept {

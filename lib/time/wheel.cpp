@@ -16,7 +16,9 @@ unsigned level_for(std::uint64_t elapsed, std::uint64_t tick) noexcept {
     return significant / timer_wheel::slot_bits;
 }
 
-std::uint64_t rotation_start(std::uint64_t tick) noexcept { return tick >> rotation_bits << rotation_bits; }
+std::uint64_t rotation_start(std::uint64_t tick) noexcept {
+    return tick >> rotation_bits << rotation_bits;
+}
 
 }  // namespace
 

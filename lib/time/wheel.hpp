@@ -60,7 +60,7 @@ private:
     std::size_t count_ = 0;
     std::array<std::uint64_t, levels> occupied_{};
     std::array<std::array<timer_node*, slots>, levels> heads_{};
-    timer_node* far_ = nullptr;  // nodes beyond the current top rotation (level == far_level)
+    timer_node* far_ = nullptr;               // nodes beyond the current top rotation (level == far_level)
     std::optional<std::uint64_t> far_start_;  // the earliest rotation start among far_ nodes
 };
 

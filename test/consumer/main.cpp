@@ -7,10 +7,13 @@
 
 using namespace std::chrono_literals;
 
-weft::task<long> leaf(long i) { co_return i; }
+weft::task<long> leaf(long i) {
+    co_return i;
+}
 
 weft::task<> producer(weft::send_chan<int> out, int n) {
-    for (int i = 1; i <= n; ++i) co_await out.send(i);
+    for (int i = 1; i <= n; ++i)
+        co_await out.send(i);
     out.close();
 }
 
@@ -19,7 +22,8 @@ weft::task<int> async_main() {
 
     std::atomic<long> sum = 0;
     weft::wait_group wg;
-    for (long i = 0; i < 1000; ++i) wg.go([&sum, i]() -> weft::task<> { sum += co_await leaf(i); });
+    for (long i = 0; i < 1000; ++i)
+        wg.go([&sum, i]() -> weft::task<> { sum += co_await leaf(i); });
     co_await wg.wait();
     if (sum != 499500) ++failures;
 
@@ -29,7 +33,8 @@ weft::task<int> async_main() {
     auto numbers = weft::make_chan<int>(4);
     weft::go(producer, numbers, 10);
     int total = 0;
-    while (auto v = co_await numbers.recv()) total += *v;
+    while (auto v = co_await numbers.recv())
+        total += *v;
     if (total != 55) ++failures;
 
     auto never = weft::make_chan<int>();
@@ -44,4 +49,6 @@ weft::task<int> async_main() {
     co_return failures == 0 ? 0 : 1;
 }
 
-int main() { return weft::run(async_main); }
+int main() {
+    return weft::run(async_main);
+}

@@ -41,25 +41,30 @@ std::size_t not_exactly_once(const std::vector<std::vector<int>>& got, std::size
             }
         }
     }
-    for (const int c : counts) wrong += c != 1 ? 1 : 0;
+    for (const int c : counts)
+        wrong += c != 1 ? 1 : 0;
     return wrong;
 }
 
 // --- many producers, many consumers ---------------------------------------------------------
 
 weft::task<> send_range(weft::send_chan<int> c, int from, int to) {
-    for (int i = from; i < to; ++i) co_await c.send(i);
+    for (int i = from; i < to; ++i)
+        co_await c.send(i);
 }
 weft::task<> drain_into(weft::recv_chan<int> c, std::vector<int>& out) {
-    while (auto v = co_await c.recv()) out.push_back(*v);
+    while (auto v = co_await c.recv())
+        out.push_back(*v);
 }
 weft::task<std::size_t> producers_consumers(std::size_t capacity, int per_producer) {
     auto c = weft::make_chan<int>(capacity);
     weft::wait_group producers;
     weft::wait_group consumers;
     std::vector<std::vector<int>> got(4);
-    for (int p = 0; p < 4; ++p) producers.go(send_range, c, p * per_producer, (p + 1) * per_producer);
-    for (auto& out : got) consumers.go(drain_into, c, std::ref(out));
+    for (int p = 0; p < 4; ++p)
+        producers.go(send_range, c, p * per_producer, (p + 1) * per_producer);
+    for (auto& out : got)
+        consumers.go(drain_into, c, std::ref(out));
     co_await producers.wait();
     c.close();
     co_await consumers.wait();
@@ -72,22 +77,23 @@ weft::task<std::size_t> producers_consumers(std::size_t capacity, int per_produc
 weft::task<> mixed_sender(weft::chan<int> c, weft::chan<int> never, int from, int to, std::uint64_t seed) {
     for (int i = from; i < to; ++i) {
         switch (mix(seed + static_cast<std::uint64_t>(i)) % 4) {
-        case 0:
-            co_await c.send(i);
-            break;
-        case 1:
-            while (!c.try_send(i)) co_await weft::yield();
-            break;
-        case 2:
-            co_await weft::select(weft::recv(never), weft::send(c, i));
-            break;
-        default:
-            for (;;) {
-                auto r = co_await weft::select(weft::send(c, i), weft::default_case);
-                if (r.index() == 0) break;
-                co_await weft::yield();
-            }
-            break;
+            case 0:
+                co_await c.send(i);
+                break;
+            case 1:
+                while (!c.try_send(i))
+                    co_await weft::yield();
+                break;
+            case 2:
+                co_await weft::select(weft::recv(never), weft::send(c, i));
+                break;
+            default:
+                for (;;) {
+                    auto r = co_await weft::select(weft::send(c, i), weft::default_case);
+                    if (r.index() == 0) break;
+                    co_await weft::yield();
+                }
+                break;
         }
     }
 }
@@ -96,28 +102,28 @@ weft::task<> mixed_receiver(weft::chan<int> c, weft::chan<int> never, std::uint6
     for (std::uint64_t k = 0;; ++k) {
         std::optional<int> v;
         switch (mix(seed + k) % 3) {
-        case 0:
-            v = co_await c.recv();
-            break;
-        case 1: {
-            auto r = co_await weft::select(weft::recv(c), weft::recv(never));
-            if (r.index() == 0) v = std::move(std::get<0>(r));
-            break;
-        }
-        default: {
-            // try_recv cannot tell "closed" from "empty": a select with default_case can.
-            if (auto t = c.try_recv()) {
-                v = t;
+            case 0:
+                v = co_await c.recv();
+                break;
+            case 1: {
+                auto r = co_await weft::select(weft::recv(c), weft::recv(never));
+                if (r.index() == 0) v = std::move(std::get<0>(r));
                 break;
             }
-            auto r = co_await weft::select(weft::recv(c), weft::default_case);
-            if (r.index() == 1) {
-                co_await weft::yield();
-                continue;
+            default: {
+                // try_recv cannot tell "closed" from "empty": a select with default_case can.
+                if (auto t = c.try_recv()) {
+                    v = t;
+                    break;
+                }
+                auto r = co_await weft::select(weft::recv(c), weft::default_case);
+                if (r.index() == 1) {
+                    co_await weft::yield();
+                    continue;
+                }
+                v = std::move(std::get<0>(r));
+                break;
             }
-            v = std::move(std::get<0>(r));
-            break;
-        }
         }
         if (!v) co_return;
         out.push_back(*v);
@@ -135,7 +141,8 @@ weft::task<std::size_t> mixed_operations(std::size_t capacity, int per_producer,
         sending.go(mixed_sender, c, never, p * per_producer, (p + 1) * per_producer,
                    seed + static_cast<std::uint64_t>(p) * 1'000'003);
     }
-    for (std::size_t k = 0; k < consumers; ++k) receiving.go(mixed_receiver, c, never, seed ^ (k << 40), std::ref(got[k]));
+    for (std::size_t k = 0; k < consumers; ++k)
+        receiving.go(mixed_receiver, c, never, seed ^ (k << 40), std::ref(got[k]));
     co_await sending.wait();
     c.close();
     co_await receiving.wait();
@@ -156,7 +163,8 @@ weft::task<std::size_t> parked_selects(int waiters) {
     auto b = weft::make_chan<int>();
     std::vector<std::vector<int>> got(static_cast<std::size_t>(waiters));
     weft::wait_group wg;
-    for (auto& out : got) wg.go(select_once, a, b, std::ref(out));
+    for (auto& out : got)
+        wg.go(select_once, a, b, std::ref(out));
     for (int i = 0; i < waiters; ++i) {
         if (i % 2 == 0) {
             co_await a.send(i);
@@ -166,7 +174,8 @@ weft::task<std::size_t> parked_selects(int waiters) {
     }
     co_await wg.wait();
     std::size_t wrong = not_exactly_once(got, static_cast<std::size_t>(waiters));
-    for (const auto& out : got) wrong += out.size() != 1 ? 1 : 0;
+    for (const auto& out : got)
+        wrong += out.size() != 1 ? 1 : 0;
     wrong += a.try_send(-1) ? 1 : 0;  // no select may still be queued
     wrong += b.try_send(-1) ? 1 : 0;
     co_return wrong;
@@ -175,20 +184,25 @@ weft::task<std::size_t> parked_selects(int waiters) {
 // --- Go's TestSelectStress ------------------------------------------------------------------
 
 // Channel k, source s (0: a plain sender, 1: the selecting sender), index i.
-int tag(int k, int source, int i, int n) { return (k * 2 + source) * n + i; }
+int tag(int k, int source, int i, int n) {
+    return (k * 2 + source) * n + i;
+}
 
 weft::task<> plain_sender(weft::chan<int> c, int k, int n) {
-    for (int i = 0; i < n; ++i) co_await c.send(tag(k, 0, i, n));
+    for (int i = 0; i < n; ++i)
+        co_await c.send(tag(k, 0, i, n));
 }
 weft::task<> plain_receiver(weft::chan<int> c, int n, std::vector<int>& got) {
-    for (int i = 0; i < n; ++i) got.push_back((co_await c.recv()).value_or(-1));
+    for (int i = 0; i < n; ++i)
+        got.push_back((co_await c.recv()).value_or(-1));
 }
 weft::task<> select_sender(std::vector<weft::chan<int>> c, int n) {
     int sent[4] = {0, 0, 0, 0};
     constexpr int channel_of[] = {3, 2, 0, 1};
     for (int i = 0; i < 4 * n; ++i) {
-        auto r = co_await weft::select(weft::send(c[3], tag(3, 1, sent[3], n)), weft::send(c[2], tag(2, 1, sent[2], n)),
-                                       weft::send(c[0], tag(0, 1, sent[0], n)), weft::send(c[1], tag(1, 1, sent[1], n)));
+        auto r =
+            co_await weft::select(weft::send(c[3], tag(3, 1, sent[3], n)), weft::send(c[2], tag(2, 1, sent[2], n)),
+                                  weft::send(c[0], tag(0, 1, sent[0], n)), weft::send(c[1], tag(1, 1, sent[1], n)));
         const int k = channel_of[r.index()];
         if (++sent[k] == n) c[static_cast<std::size_t>(k)] = weft::chan<int>{};
     }
@@ -200,10 +214,18 @@ weft::task<> select_receiver(std::vector<weft::chan<int>> c, int n, std::vector<
         const auto k = r.index();
         std::optional<int> v;
         switch (k) {
-        case 0: v = std::get<0>(r); break;
-        case 1: v = std::get<1>(r); break;
-        case 2: v = std::get<2>(r); break;
-        default: v = std::get<3>(r); break;
+            case 0:
+                v = std::get<0>(r);
+                break;
+            case 1:
+                v = std::get<1>(r);
+                break;
+            case 2:
+                v = std::get<2>(r);
+                break;
+            default:
+                v = std::get<3>(r);
+                break;
         }
         got.push_back(v.value_or(-1));
         if (++received[k] == n) c[k] = weft::chan<int>{};
@@ -211,7 +233,8 @@ weft::task<> select_receiver(std::vector<weft::chan<int>> c, int n, std::vector<
 }
 weft::task<std::size_t> select_stress(std::vector<std::size_t> caps, int n) {
     std::vector<weft::chan<int>> c;
-    for (const std::size_t cap : caps) c.push_back(weft::make_chan<int>(cap));
+    for (const std::size_t cap : caps)
+        c.push_back(weft::make_chan<int>(cap));
     std::vector<std::vector<int>> got(5);
     weft::wait_group wg;
     for (std::size_t k = 0; k < 4; ++k) {
@@ -237,7 +260,8 @@ weft::task<> double_select_sender(int n, weft::send_chan<int> c1, weft::send_cha
     c4.close();
 }
 weft::task<> mux(weft::send_chan<int> out, weft::recv_chan<int> in) {
-    while (auto v = co_await in.recv()) co_await out.send(*v);
+    while (auto v = co_await in.recv())
+        co_await out.send(*v);
 }
 weft::task<> close_when_done(weft::wait_group& muxes, weft::chan<int> out) {
     co_await muxes.wait();
@@ -245,14 +269,17 @@ weft::task<> close_when_done(weft::wait_group& muxes, weft::chan<int> out) {
 }
 weft::task<std::size_t> double_select(int n) {
     std::vector<weft::chan<int>> c;
-    for (int k = 0; k < 4; ++k) c.push_back(weft::make_chan<int>());
+    for (int k = 0; k < 4; ++k)
+        c.push_back(weft::make_chan<int>());
     auto cmux = weft::make_chan<int>();
     weft::go(double_select_sender, n, c[0], c[1], c[2], c[3]);
     weft::wait_group muxes;
-    for (const auto& in : c) muxes.go(mux, cmux, in);
+    for (const auto& in : c)
+        muxes.go(mux, cmux, in);
     weft::go(close_when_done, std::ref(muxes), cmux);
     std::vector<std::vector<int>> got(1);
-    while (auto v = co_await cmux.recv()) got[0].push_back(*v);
+    while (auto v = co_await cmux.recv())
+        got[0].push_back(*v);
     co_return not_exactly_once(got, static_cast<std::size_t>(n));
 }
 
@@ -301,17 +328,21 @@ weft::task<std::size_t> close_race_round(std::uint64_t seed) {
     std::vector<std::vector<int>> got(4);
     weft::wait_group wg;
     for (int s = 0; s < 4; ++s) {
-        wg.go(send_until_closed, c, never, s * values_per_sender, s % 2 == 1, std::ref(sent[static_cast<std::size_t>(s)]));
+        wg.go(send_until_closed, c, never, s * values_per_sender, s % 2 == 1,
+              std::ref(sent[static_cast<std::size_t>(s)]));
     }
-    for (std::size_t k = 0; k < 4; ++k) wg.go(recv_until_closed, c, never, k % 2 == 1, std::ref(got[k]));
+    for (std::size_t k = 0; k < 4; ++k)
+        wg.go(recv_until_closed, c, never, k % 2 == 1, std::ref(got[k]));
     const int yields = static_cast<int>((r >> 8) % 64);
-    for (int i = 0; i < yields; ++i) co_await weft::yield();
+    for (int i = 0; i < yields; ++i)
+        co_await weft::yield();
     c.close();
     co_await wg.wait();
     // Expected: the prefix of each sender's values that went through.
     std::vector<int> expected(4 * values_per_sender, 0);
     for (int s = 0; s < 4; ++s) {
-        for (int i = 0; i < sent[static_cast<std::size_t>(s)]; ++i) expected[static_cast<std::size_t>(s * values_per_sender + i)] = 1;
+        for (int i = 0; i < sent[static_cast<std::size_t>(s)]; ++i)
+            expected[static_cast<std::size_t>(s * values_per_sender + i)] = 1;
     }
     std::vector<int> counts(4 * values_per_sender, 0);
     std::size_t wrong = 0;
@@ -324,19 +355,22 @@ weft::task<std::size_t> close_race_round(std::uint64_t seed) {
             }
         }
     }
-    for (std::size_t i = 0; i < counts.size(); ++i) wrong += counts[i] != expected[i] ? 1 : 0;
+    for (std::size_t i = 0; i < counts.size(); ++i)
+        wrong += counts[i] != expected[i] ? 1 : 0;
     co_return wrong;
 }
 weft::task<std::size_t> close_races(int rounds, std::uint64_t seed) {
     std::size_t wrong = 0;
-    for (int i = 0; i < rounds; ++i) wrong += co_await close_race_round(seed + static_cast<std::uint64_t>(i));
+    for (int i = 0; i < rounds; ++i)
+        wrong += co_await close_race_round(seed + static_cast<std::uint64_t>(i));
     co_return wrong;
 }
 
 // --- ping-pong pairs ------------------------------------------------------------------------
 
 weft::task<> pong(weft::chan<int> in, weft::chan<int> out) {
-    while (auto v = co_await in.recv()) co_await out.send(*v + 1);
+    while (auto v = co_await in.recv())
+        co_await out.send(*v + 1);
     out.close();
 }
 weft::task<> ping(weft::chan<int> out, weft::chan<int> in, int rounds, std::atomic<int>& wrong) {
@@ -363,7 +397,9 @@ weft::task<int> ping_pong_pairs(int pairs, int rounds) {
 
 // --- bursts of short tasks, each delivering one value -----------------------------------------
 
-weft::task<> deliver(weft::chan<int> out, int id) { co_await out.send(id); }
+weft::task<> deliver(weft::chan<int> out, int id) {
+    co_await out.send(id);
+}
 // Each round spawns 4 tasks that send their id and receives 4 values: each id of the round
 // exactly once. A task run twice (a scheduler bug) shows up as a duplicate or a stray id.
 weft::task<std::size_t> burst_rounds(int rounds) {
@@ -371,7 +407,8 @@ weft::task<std::size_t> burst_rounds(int rounds) {
     auto out = weft::make_chan<int>(2);  // two of the four park in send: more wake-ups
     std::size_t wrong = 0;
     for (int r = 0; r < rounds; ++r) {
-        for (int i = 0; i < k; ++i) weft::go(deliver, out, r * k + i);
+        for (int i = 0; i < k; ++i)
+            weft::go(deliver, out, r * k + i);
         bool seen[k] = {};
         for (int i = 0; i < k; ++i) {
             const int v = (co_await out.recv()).value_or(-1);
@@ -383,15 +420,20 @@ weft::task<std::size_t> burst_rounds(int rounds) {
             }
         }
     }
-    for (int i = 0; i < 100; ++i) co_await weft::yield();
+    for (int i = 0; i < 100; ++i)
+        co_await weft::yield();
     wrong += out.try_recv().has_value() ? 1 : 0;  // nothing extra may arrive
     co_return wrong;
 }
 
 // --- shutdown with tasks parked on channels and selects -------------------------------------
 
-weft::task<> park_recv(weft::chan<weft_test::probe> c, weft_test::probe) { co_await c.recv(); }
-weft::task<> park_send(weft::chan<weft_test::probe> c, weft_test::probe p) { co_await c.send(std::move(p)); }
+weft::task<> park_recv(weft::chan<weft_test::probe> c, weft_test::probe) {
+    co_await c.recv();
+}
+weft::task<> park_send(weft::chan<weft_test::probe> c, weft_test::probe p) {
+    co_await c.send(std::move(p));
+}
 weft::task<> park_select(weft::chan<weft_test::probe> a, weft::chan<weft_test::probe> b, weft_test::probe p) {
     co_await weft::select(weft::recv(a), weft::send(b, std::move(p)));
 }
@@ -415,113 +457,115 @@ weft::task<> shutdown_round(std::atomic<long>& live, std::uint64_t seed) {
         weft::go(churn, busy);
     }
     const int yields = static_cast<int>((r >> 8) % 16);
-    for (int i = 0; i < yields; ++i) co_await weft::yield();
+    for (int i = 0; i < yields; ++i)
+        co_await weft::yield();
 }
 
 }  // namespace
 
 TEST_SUITE("chan stress") {
-
-TEST_CASE("4 producers x 4 consumers x 100,000 values each arrive exactly once, on 1, 2 and 4 workers") {
-    const int per_producer = static_cast<int>(weft_test::scaled(100'000, 1000));
-    for (const unsigned workers : worker_counts) {
-        for (const std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{10}, std::size_t{1000}}) {
-            CAPTURE(workers);
-            CAPTURE(cap);
-            const std::size_t wrong =
-                weft::run(weft::options{.workers = workers}, producers_consumers, cap, per_producer);
-            CHECK(wrong == 0);
-        }
-    }
-}
-
-TEST_CASE("send, try_send, select and select-with-default against recv, try_recv and select: nothing lost or doubled") {
-    const int per_producer = static_cast<int>(weft_test::scaled(150'000, 500));
-    for (const unsigned workers : worker_counts) {
-        for (const std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{16}}) {
-            CAPTURE(workers);
-            CAPTURE(cap);
-            const std::size_t wrong = weft::run(weft::options{.workers = workers}, mixed_operations, cap, per_producer,
-                                                std::uint64_t{workers * 1000 + cap});
-            CHECK(wrong == 0);
-        }
-    }
-}
-
-TEST_CASE("10,000 selects parked on two shared channels each complete exactly once") {
-    const int waiters = static_cast<int>(weft_test::scaled(10'000, 200));
-    for (const unsigned workers : worker_counts) {
-        CAPTURE(workers);
-        for (int round = 0; round < 5; ++round) {
-            const std::size_t wrong = weft::run(weft::options{.workers = workers}, parked_selects, waiters);
-            CHECK(wrong == 0);
-        }
-    }
-}
-
-TEST_CASE("TestSelectStress at full size: selects and plain operations on four channels lose nothing") {
-    const int n = static_cast<int>(weft_test::scaled(100'000, 1000));
-    const std::vector<std::vector<std::size_t>> configurations = {{0, 0, 0, 0}, {10, 10, 10, 10}, {0, 0, 2, 3}};
-    for (const auto& caps : configurations) {
+    TEST_CASE("4 producers x 4 consumers x 100,000 values each arrive exactly once, on 1, 2 and 4 workers") {
+        const int per_producer = static_cast<int>(weft_test::scaled(100'000, 1000));
         for (const unsigned workers : worker_counts) {
-            CAPTURE(caps[0]);
-            CAPTURE(caps[3]);
+            for (const std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{10}, std::size_t{1000}}) {
+                CAPTURE(workers);
+                CAPTURE(cap);
+                const std::size_t wrong =
+                    weft::run(weft::options{.workers = workers}, producers_consumers, cap, per_producer);
+                CHECK(wrong == 0);
+            }
+        }
+    }
+
+    TEST_CASE(
+        "send, try_send, select and select-with-default against recv, try_recv and select: nothing lost or doubled") {
+        const int per_producer = static_cast<int>(weft_test::scaled(150'000, 500));
+        for (const unsigned workers : worker_counts) {
+            for (const std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{16}}) {
+                CAPTURE(workers);
+                CAPTURE(cap);
+                const std::size_t wrong = weft::run(weft::options{.workers = workers}, mixed_operations, cap,
+                                                    per_producer, std::uint64_t{workers * 1000 + cap});
+                CHECK(wrong == 0);
+            }
+        }
+    }
+
+    TEST_CASE("10,000 selects parked on two shared channels each complete exactly once") {
+        const int waiters = static_cast<int>(weft_test::scaled(10'000, 200));
+        for (const unsigned workers : worker_counts) {
             CAPTURE(workers);
-            const std::size_t wrong = weft::run(weft::options{.workers = workers}, select_stress, caps, n);
+            for (int round = 0; round < 5; ++round) {
+                const std::size_t wrong = weft::run(weft::options{.workers = workers}, parked_selects, waiters);
+                CHECK(wrong == 0);
+            }
+        }
+    }
+
+    TEST_CASE("TestSelectStress at full size: selects and plain operations on four channels lose nothing") {
+        const int n = static_cast<int>(weft_test::scaled(100'000, 1000));
+        const std::vector<std::vector<std::size_t>> configurations = {{0, 0, 0, 0}, {10, 10, 10, 10}, {0, 0, 2, 3}};
+        for (const auto& caps : configurations) {
+            for (const unsigned workers : worker_counts) {
+                CAPTURE(caps[0]);
+                CAPTURE(caps[3]);
+                CAPTURE(workers);
+                const std::size_t wrong = weft::run(weft::options{.workers = workers}, select_stress, caps, n);
+                CHECK(wrong == 0);
+            }
+        }
+    }
+
+    TEST_CASE("doubleselect at full size: every value sent by a four-way select arrives exactly once") {
+        const int n = static_cast<int>(weft_test::scaled(300'000, 1000));
+        for (const unsigned workers : worker_counts) {
+            CAPTURE(workers);
+            const std::size_t wrong = weft::run(weft::options{.workers = workers}, double_select, n);
             CHECK(wrong == 0);
         }
     }
-}
 
-TEST_CASE("doubleselect at full size: every value sent by a four-way select arrives exactly once") {
-    const int n = static_cast<int>(weft_test::scaled(300'000, 1000));
-    for (const unsigned workers : worker_counts) {
-        CAPTURE(workers);
-        const std::size_t wrong = weft::run(weft::options{.workers = workers}, double_select, n);
-        CHECK(wrong == 0);
-    }
-}
-
-TEST_CASE("close racing with parked senders, receivers and selects: exactly the values sent are received") {
-    const int rounds = static_cast<int>(weft_test::scaled(10'000, 100));
-    for (const unsigned workers : worker_counts) {
-        CAPTURE(workers);
-        const std::size_t wrong =
-            weft::run(weft::options{.workers = workers}, close_races, rounds, std::uint64_t{workers} << 32);
-        CHECK(wrong == 0);
-    }
-}
-
-TEST_CASE("ping-pong pairs over unbuffered channels keep every round trip in order") {
-    const int rounds = static_cast<int>(weft_test::scaled(100'000, 500));
-    for (const unsigned workers : worker_counts) {
-        CAPTURE(workers);
-        const int wrong = weft::run(weft::options{.workers = workers}, ping_pong_pairs, 16, rounds);
-        CHECK(wrong == 0);
-    }
-}
-
-TEST_CASE("bursts of spawned tasks each deliver their one value exactly once") {
-    const int rounds = static_cast<int>(weft_test::scaled(200'000, 2000));
-    for (const unsigned workers : {2u, 4u}) {
-        CAPTURE(workers);
-        const std::size_t wrong = weft::run(weft::options{.workers = workers}, burst_rounds, rounds);
-        CHECK(wrong == 0);
-    }
-}
-
-TEST_CASE("run returns while tasks are parked in send, recv and select or selecting in a loop; every frame is freed") {
-    const int cycles = static_cast<int>(weft_test::scaled(1000, 20));
-    for (const unsigned workers : worker_counts) {
-        CAPTURE(workers);
-        std::atomic<long> live{0};
-        for (int i = 0; i < cycles; ++i) {
-            weft::run(weft::options{.workers = workers}, shutdown_round, std::ref(live),
-                      (std::uint64_t{workers} << 32) + static_cast<std::uint64_t>(i));
-            if (live.load() != 0) break;
+    TEST_CASE("close racing with parked senders, receivers and selects: exactly the values sent are received") {
+        const int rounds = static_cast<int>(weft_test::scaled(10'000, 100));
+        for (const unsigned workers : worker_counts) {
+            CAPTURE(workers);
+            const std::size_t wrong =
+                weft::run(weft::options{.workers = workers}, close_races, rounds, std::uint64_t{workers} << 32);
+            CHECK(wrong == 0);
         }
-        CHECK(live.load() == 0);
     }
-}
+
+    TEST_CASE("ping-pong pairs over unbuffered channels keep every round trip in order") {
+        const int rounds = static_cast<int>(weft_test::scaled(100'000, 500));
+        for (const unsigned workers : worker_counts) {
+            CAPTURE(workers);
+            const int wrong = weft::run(weft::options{.workers = workers}, ping_pong_pairs, 16, rounds);
+            CHECK(wrong == 0);
+        }
+    }
+
+    TEST_CASE("bursts of spawned tasks each deliver their one value exactly once") {
+        const int rounds = static_cast<int>(weft_test::scaled(200'000, 2000));
+        for (const unsigned workers : {2u, 4u}) {
+            CAPTURE(workers);
+            const std::size_t wrong = weft::run(weft::options{.workers = workers}, burst_rounds, rounds);
+            CHECK(wrong == 0);
+        }
+    }
+
+    TEST_CASE(
+        "run returns while tasks are parked in send, recv and select or selecting in a loop; every frame is freed") {
+        const int cycles = static_cast<int>(weft_test::scaled(1000, 20));
+        for (const unsigned workers : worker_counts) {
+            CAPTURE(workers);
+            std::atomic<long> live{0};
+            for (int i = 0; i < cycles; ++i) {
+                weft::run(weft::options{.workers = workers}, shutdown_round, std::ref(live),
+                          (std::uint64_t{workers} << 32) + static_cast<std::uint64_t>(i));
+                if (live.load() != 0) break;
+            }
+            CHECK(live.load() == 0);
+        }
+    }
 
 }  // TEST_SUITE("chan stress")

@@ -45,7 +45,8 @@ weft::task<std::int64_t> spawn_tree(int depth, int fanout, std::uint64_t seed) {
     for (int i = 0; i < fanout; ++i)
         children.push_back(weft::spawn(spawn_tree, depth - 1, fanout, mix(seed + static_cast<std::uint64_t>(i))));
     const int yields = static_cast<int>(seed % 4);
-    for (int i = 0; i < yields; ++i) co_await weft::yield();
+    for (int i = 0; i < yields; ++i)
+        co_await weft::yield();
     std::int64_t leaves = 0;
     const bool reverse = (seed >> 8) % 2 == 1;
     for (int i = 0; i < fanout; ++i) {
@@ -57,7 +58,8 @@ weft::task<std::int64_t> spawn_tree(int depth, int fanout, std::uint64_t seed) {
 
 std::int64_t power(std::int64_t base, int exponent) {
     std::int64_t r = 1;
-    for (int i = 0; i < exponent; ++i) r *= base;
+    for (int i = 0; i < exponent; ++i)
+        r *= base;
     return r;
 }
 
@@ -78,7 +80,8 @@ weft::task<> keep_spawning(weft_test::probe p) {
 
 weft::task<> spin_forever(weft_test::probe p) {
     static_cast<void>(p);
-    for (;;) co_await weft::yield();
+    for (;;)
+        co_await weft::yield();
 }
 
 weft::task<> park_forever(weft_test::probe p, weft::wait_group& never) {
@@ -94,9 +97,12 @@ struct cycle_result {
 weft::task<cycle_result> busy_main(std::atomic<long>& live, weft::wait_group& never, std::uint64_t seed) {
     cycle_result result;
     const int spinners = 2 + static_cast<int>(seed % 4);
-    for (int i = 0; i < spinners; ++i) weft::go(spin_forever, weft_test::probe{live});
-    for (int i = 0; i < 2; ++i) weft::go(keep_spawning, weft_test::probe{live});
-    for (int i = 0; i < 20; ++i) weft::go(park_forever, weft_test::probe{live}, std::ref(never));
+    for (int i = 0; i < spinners; ++i)
+        weft::go(spin_forever, weft_test::probe{live});
+    for (int i = 0; i < 2; ++i)
+        weft::go(keep_spawning, weft_test::probe{live});
+    for (int i = 0; i < 20; ++i)
+        weft::go(park_forever, weft_test::probe{live}, std::ref(never));
     auto tree = weft::spawn(spawn_tree, 3, 4, seed);
     result.leaves = co_await tree;
     result.tasks_seen = weft::num_tasks();
@@ -122,7 +128,8 @@ private:
 
 weft::task<int> maybe_throw(done_on_destroy signal, int yields, bool fail) {
     static_cast<void>(signal);
-    for (int i = 0; i < yields; ++i) co_await weft::yield();
+    for (int i = 0; i < yields; ++i)
+        co_await weft::yield();
     if (fail) throw test_error("dropped and failed");
     co_return 1;
 }
@@ -136,7 +143,8 @@ weft::task<std::int64_t> drop_handles(int n, std::uint64_t seed, std::atomic<int
         const bool fail = r % 5 == 0;
         auto h = weft::spawn(maybe_throw, done_on_destroy{frames}, static_cast<int>(r % 3), fail);
         const int yields_before_drop = static_cast<int>((r >> 4) % 3);
-        for (int k = 0; k < yields_before_drop; ++k) co_await weft::yield();
+        for (int k = 0; k < yields_before_drop; ++k)
+            co_await weft::yield();
         if (!fail && (r >> 8) % 2 == 0) {
             joined += co_await h;  // joined; the others are dropped here, finished or not
         }
@@ -149,65 +157,65 @@ weft::task<std::int64_t> drop_handles(int n, std::uint64_t seed, std::atomic<int
 }  // namespace
 
 TEST_SUITE("runtime stress") {
-
-TEST_CASE("run start/stop cycles with tasks running, parked and spawning when main returns") {
-    const std::size_t iterations = weft_test::scaled(20'000, 20);
-    CAPTURE(iterations);
-    std::size_t tasks_left_after_run = 0;  // iterations where num_tasks() was not 0 after run
-    for (std::size_t i = 0; i < iterations; ++i) {
-        CAPTURE(i);
-        const unsigned workers = 2 + static_cast<unsigned>(i % 3);
-        std::atomic<long> live{0};
-        weft::wait_group never;
-        never.add(1);
-        const cycle_result r = weft::run(weft::options{.workers = workers}, busy_main, std::ref(live), std::ref(never),
-                                         mix(i));
-        REQUIRE(r.leaves == 64);
-        REQUIRE(r.tasks_seen >= 1 + 20);
-        REQUIRE(live.load() == 0);
-        if (weft::num_tasks() != 0) ++tasks_left_after_run;
-    }
-    CHECK(tasks_left_after_run == 0);
-}
-
-TEST_CASE("spawn/join trees on 2 to 4 workers give the right leaf count") {
-    const std::size_t iterations = weft_test::scaled(10'000, 10);
-    CAPTURE(iterations);
-    for (std::size_t i = 0; i < iterations; ++i) {
-        CAPTURE(i);
-        const unsigned workers = 2 + static_cast<unsigned>(i % 3);
-        const int depth = 3 + static_cast<int>(i % 3);
-        const std::int64_t leaves = weft::run(weft::options{.workers = workers}, spawn_tree, depth, 5, mix(i * 7 + 1));
-        REQUIRE(leaves == power(5, depth));
-    }
-}
-
-TEST_CASE("join_handles dropped before or after their task finished free each frame once") {
-    const std::size_t iterations = weft_test::scaled(10'000, 10);
-    CAPTURE(iterations);
-    std::atomic<int> panics{0};
-    const weft_test::panic_handler_guard guard{[&panics](std::exception_ptr) { panics.fetch_add(1); }};
-    int expected_panics = 0;
-    for (std::size_t i = 0; i < iterations; ++i) {
-        CAPTURE(i);
-        const unsigned workers = 2 + static_cast<unsigned>(i % 3);
-        const std::uint64_t seed = mix(i * 13 + 5);
-        std::atomic<int> collected{0};
-        const int n = 100;
-        std::int64_t expect_joined = 0;
-        for (int k = 0; k < n; ++k) {
-            const std::uint64_t r = mix(seed + static_cast<std::uint64_t>(k));
-            if (r % 5 == 0)
-                ++expected_panics;
-            else if ((r >> 8) % 2 == 0)
-                ++expect_joined;
+    TEST_CASE("run start/stop cycles with tasks running, parked and spawning when main returns") {
+        const std::size_t iterations = weft_test::scaled(20'000, 20);
+        CAPTURE(iterations);
+        std::size_t tasks_left_after_run = 0;  // iterations where num_tasks() was not 0 after run
+        for (std::size_t i = 0; i < iterations; ++i) {
+            CAPTURE(i);
+            const unsigned workers = 2 + static_cast<unsigned>(i % 3);
+            std::atomic<long> live{0};
+            weft::wait_group never;
+            never.add(1);
+            const cycle_result r =
+                weft::run(weft::options{.workers = workers}, busy_main, std::ref(live), std::ref(never), mix(i));
+            REQUIRE(r.leaves == 64);
+            REQUIRE(r.tasks_seen >= 1 + 20);
+            REQUIRE(live.load() == 0);
+            if (weft::num_tasks() != 0) ++tasks_left_after_run;
         }
-        const std::int64_t joined =
-            weft::run(weft::options{.workers = workers}, drop_handles, n, seed, std::ref(collected));
-        REQUIRE(collected.load() == 1);
-        REQUIRE(joined == expect_joined);
-        REQUIRE(panics.load() == expected_panics);
+        CHECK(tasks_left_after_run == 0);
     }
-}
+
+    TEST_CASE("spawn/join trees on 2 to 4 workers give the right leaf count") {
+        const std::size_t iterations = weft_test::scaled(10'000, 10);
+        CAPTURE(iterations);
+        for (std::size_t i = 0; i < iterations; ++i) {
+            CAPTURE(i);
+            const unsigned workers = 2 + static_cast<unsigned>(i % 3);
+            const int depth = 3 + static_cast<int>(i % 3);
+            const std::int64_t leaves =
+                weft::run(weft::options{.workers = workers}, spawn_tree, depth, 5, mix(i * 7 + 1));
+            REQUIRE(leaves == power(5, depth));
+        }
+    }
+
+    TEST_CASE("join_handles dropped before or after their task finished free each frame once") {
+        const std::size_t iterations = weft_test::scaled(10'000, 10);
+        CAPTURE(iterations);
+        std::atomic<int> panics{0};
+        const weft_test::panic_handler_guard guard{[&panics](std::exception_ptr) { panics.fetch_add(1); }};
+        int expected_panics = 0;
+        for (std::size_t i = 0; i < iterations; ++i) {
+            CAPTURE(i);
+            const unsigned workers = 2 + static_cast<unsigned>(i % 3);
+            const std::uint64_t seed = mix(i * 13 + 5);
+            std::atomic<int> collected{0};
+            const int n = 100;
+            std::int64_t expect_joined = 0;
+            for (int k = 0; k < n; ++k) {
+                const std::uint64_t r = mix(seed + static_cast<std::uint64_t>(k));
+                if (r % 5 == 0)
+                    ++expected_panics;
+                else if ((r >> 8) % 2 == 0)
+                    ++expect_joined;
+            }
+            const std::int64_t joined =
+                weft::run(weft::options{.workers = workers}, drop_handles, n, seed, std::ref(collected));
+            REQUIRE(collected.load() == 1);
+            REQUIRE(joined == expect_joined);
+            REQUIRE(panics.load() == expected_panics);
+        }
+    }
 
 }  // TEST_SUITE("runtime stress")

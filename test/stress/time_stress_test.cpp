@@ -66,19 +66,19 @@ weft::task<> race_one_timer(std::uint64_t seed, int rounds, arming_tally& tally)
     for (int i = 0; i < rounds; ++i) {
         const std::uint64_t r = mix(seed + static_cast<std::uint64_t>(i));
         switch (r % 4) {
-        case 0:
-        case 1:
-            if (t.reset(small_delay(r >> 8, 300))) tally.prevented.fetch_add(1, std::memory_order_relaxed);
-            tally.armings.fetch_add(1, std::memory_order_relaxed);
-            break;
-        case 2:
-            if (t.stop()) tally.prevented.fetch_add(1, std::memory_order_relaxed);
-            // After stop returns nothing may arrive: the receiver may still be running, so
-            // only a value taken here, by us, would prove a stale delivery.
-            if (t.c().try_recv()) tally.stale_after_stop.fetch_add(1, std::memory_order_relaxed);
-            break;
-        default:
-            break;
+            case 0:
+            case 1:
+                if (t.reset(small_delay(r >> 8, 300))) tally.prevented.fetch_add(1, std::memory_order_relaxed);
+                tally.armings.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case 2:
+                if (t.stop()) tally.prevented.fetch_add(1, std::memory_order_relaxed);
+                // After stop returns nothing may arrive: the receiver may still be running, so
+                // only a value taken here, by us, would prove a stale delivery.
+                if (t.c().try_recv()) tally.stale_after_stop.fetch_add(1, std::memory_order_relaxed);
+                break;
+            default:
+                break;
         }
         if ((r >> 16) % 3 == 0) {
             co_await weft::yield();
@@ -119,24 +119,24 @@ weft::task<> churn_deadlines(weft::context parent, std::uint64_t seed, int round
         const std::uint64_t r = mix(seed + static_cast<std::uint64_t>(i));
         auto [ctx, cancel] = weft::with_timeout(parent, small_delay(r, 400));
         switch ((r >> 20) % 4) {
-        case 0:  // dropped at once, the deadline still armed
-            break;
-        case 1:  // cancelled around the deadline
-            co_await weft::sleep_for(small_delay(r >> 8, 400));
-            cancel();
-            break;
-        case 2: {  // a child with its own later deadline, dropped while the parent fires
-            auto child = weft::with_timeout(ctx, small_delay(r >> 12, 800));
-            co_await weft::sleep_for(small_delay(r >> 30, 400));
-            break;
-        }
-        default: {  // waited for
-            const std::error_code e = co_await ctx.wait();
-            tally.waited.fetch_add(1, std::memory_order_relaxed);
-            if (e != weft::errc::deadline_exceeded && e != weft::errc::canceled)
-                tally.wrong.fetch_add(1, std::memory_order_relaxed);
-            break;
-        }
+            case 0:  // dropped at once, the deadline still armed
+                break;
+            case 1:  // cancelled around the deadline
+                co_await weft::sleep_for(small_delay(r >> 8, 400));
+                cancel();
+                break;
+            case 2: {  // a child with its own later deadline, dropped while the parent fires
+                auto child = weft::with_timeout(ctx, small_delay(r >> 12, 800));
+                co_await weft::sleep_for(small_delay(r >> 30, 400));
+                break;
+            }
+            default: {  // waited for
+                const std::error_code e = co_await ctx.wait();
+                tally.waited.fetch_add(1, std::memory_order_relaxed);
+                if (e != weft::errc::deadline_exceeded && e != weft::errc::canceled)
+                    tally.wrong.fetch_add(1, std::memory_order_relaxed);
+                break;
+            }
         }
     }
 }
@@ -156,32 +156,32 @@ weft::task<> wait_many_ways(std::uint64_t seed, int rounds, wait_tally& tally) {
         const auto d = small_delay(r, 70'000);
         const time_point start = steady::now();
         switch ((r >> 40) % 5) {
-        case 0:
-            co_await weft::sleep_for(d);
-            break;
-        case 1: {
-            const auto c = weft::after(d);
-            if (!co_await c.recv()) tally.missing.fetch_add(1);
-            break;
-        }
-        case 2: {
-            weft::timer t(d);
-            if (!co_await t.c().recv()) tally.missing.fetch_add(1);
-            break;
-        }
-        case 3: {  // a far timer, stopped: exercises the upper levels
-            weft::timer far(std::chrono::hours(1 + static_cast<std::int64_t>(r % 5000)));
-            co_await weft::sleep_for(d / 10);
-            if (!far.stop()) tally.missing.fetch_add(1);
-            co_await weft::sleep_for(d - d / 10);
-            break;
-        }
-        default: {
-            auto [ctx, cancel] = weft::with_timeout(weft::background(), d);
-            const std::error_code e = co_await weft::sleep_for(1h, ctx);
-            if (e != weft::errc::deadline_exceeded) tally.missing.fetch_add(1);
-            break;
-        }
+            case 0:
+                co_await weft::sleep_for(d);
+                break;
+            case 1: {
+                const auto c = weft::after(d);
+                if (!co_await c.recv()) tally.missing.fetch_add(1);
+                break;
+            }
+            case 2: {
+                weft::timer t(d);
+                if (!co_await t.c().recv()) tally.missing.fetch_add(1);
+                break;
+            }
+            case 3: {  // a far timer, stopped: exercises the upper levels
+                weft::timer far(std::chrono::hours(1 + static_cast<std::int64_t>(r % 5000)));
+                co_await weft::sleep_for(d / 10);
+                if (!far.stop()) tally.missing.fetch_add(1);
+                co_await weft::sleep_for(d - d / 10);
+                break;
+            }
+            default: {
+                auto [ctx, cancel] = weft::with_timeout(weft::background(), d);
+                const std::error_code e = co_await weft::sleep_for(1h, ctx);
+                if (e != weft::errc::deadline_exceeded) tally.missing.fetch_add(1);
+                break;
+            }
         }
         if (steady::now() - start < d) tally.early.fetch_add(1);
         tally.done.fetch_add(1);
@@ -191,85 +191,88 @@ weft::task<> wait_many_ways(std::uint64_t seed, int rounds, wait_tally& tally) {
 }  // namespace
 
 TEST_SUITE("time stress") {
-
-TEST_CASE("timer stop and reset racing the wheel: every arming is received or prevented, exactly once") {
-    const std::size_t timers = 64;
-    const int rounds = static_cast<int>(weft_test::scaled(2000, 100));
-    for (const unsigned workers : worker_counts) {
-        CAPTURE(workers);
-        arming_tally tally;
-        weft::run(
-            weft::options{.workers = workers},
-            [](std::size_t n, int r, arming_tally& t) -> weft::task<> {
-                weft::wait_group wg;
-                for (std::size_t i = 0; i < n; ++i) wg.go(race_one_timer, mix(i + 1), r, std::ref(t));
-                co_await wg.wait();
-            },
-            timers, rounds, std::ref(tally));
-        CHECK(tally.armings.load() == tally.received.load() + tally.prevented.load());
-        CHECK(tally.stale_after_stop.load() == 0);
-        MESSAGE("workers " << workers << ": " << tally.armings.load() << " armings, " << tally.received.load()
-                           << " received, " << tally.prevented.load() << " prevented");
+    TEST_CASE("timer stop and reset racing the wheel: every arming is received or prevented, exactly once") {
+        const std::size_t timers = 64;
+        const int rounds = static_cast<int>(weft_test::scaled(2000, 100));
+        for (const unsigned workers : worker_counts) {
+            CAPTURE(workers);
+            arming_tally tally;
+            weft::run(
+                weft::options{.workers = workers},
+                [](std::size_t n, int r, arming_tally& t) -> weft::task<> {
+                    weft::wait_group wg;
+                    for (std::size_t i = 0; i < n; ++i)
+                        wg.go(race_one_timer, mix(i + 1), r, std::ref(t));
+                    co_await wg.wait();
+                },
+                timers, rounds, std::ref(tally));
+            CHECK(tally.armings.load() == tally.received.load() + tally.prevented.load());
+            CHECK(tally.stale_after_stop.load() == 0);
+            MESSAGE("workers " << workers << ": " << tally.armings.load() << " armings, " << tally.received.load()
+                               << " received, " << tally.prevented.load() << " prevented");
+        }
     }
-}
 
-TEST_CASE("a ticker stopped while its ticks fire on other workers delivers nothing after stop returns") {
-    const std::size_t tickers = 32;
-    const int rounds = static_cast<int>(weft_test::scaled(1000, 50));
-    for (const unsigned workers : worker_counts) {
-        CAPTURE(workers);
-        std::atomic<std::int64_t> stale{0};
-        weft::run(
-            weft::options{.workers = workers},
-            [](std::size_t n, int r, std::atomic<std::int64_t>& s) -> weft::task<> {
-                weft::wait_group wg;
-                for (std::size_t i = 0; i < n; ++i) wg.go(stop_ticker_repeatedly, mix(i + 7), r, std::ref(s));
-                co_await wg.wait();
-            },
-            tickers, rounds, std::ref(stale));
-        CHECK(stale.load() == 0);
+    TEST_CASE("a ticker stopped while its ticks fire on other workers delivers nothing after stop returns") {
+        const std::size_t tickers = 32;
+        const int rounds = static_cast<int>(weft_test::scaled(1000, 50));
+        for (const unsigned workers : worker_counts) {
+            CAPTURE(workers);
+            std::atomic<std::int64_t> stale{0};
+            weft::run(
+                weft::options{.workers = workers},
+                [](std::size_t n, int r, std::atomic<std::int64_t>& s) -> weft::task<> {
+                    weft::wait_group wg;
+                    for (std::size_t i = 0; i < n; ++i)
+                        wg.go(stop_ticker_repeatedly, mix(i + 7), r, std::ref(s));
+                    co_await wg.wait();
+                },
+                tickers, rounds, std::ref(stale));
+            CHECK(stale.load() == 0);
+        }
     }
-}
 
-TEST_CASE("context deadlines racing cancel, waiters and the contexts' destruction") {
-    const std::size_t tasks = 64;
-    const int rounds = static_cast<int>(weft_test::scaled(2000, 100));
-    for (const unsigned workers : worker_counts) {
-        CAPTURE(workers);
-        deadline_tally tally;
-        weft::run(
-            weft::options{.workers = workers},
-            [](std::size_t n, int r, deadline_tally& t) -> weft::task<> {
-                auto [parent, cancel] = weft::with_cancel(weft::background());
-                weft::wait_group wg;
-                for (std::size_t i = 0; i < n; ++i) wg.go(churn_deadlines, parent, mix(i + 3), r, std::ref(t));
-                co_await wg.wait();
-                cancel();
-            },
-            tasks, rounds, std::ref(tally));
-        CHECK(tally.wrong.load() == 0);
-        CHECK(tally.waited.load() > 0);
+    TEST_CASE("context deadlines racing cancel, waiters and the contexts' destruction") {
+        const std::size_t tasks = 64;
+        const int rounds = static_cast<int>(weft_test::scaled(2000, 100));
+        for (const unsigned workers : worker_counts) {
+            CAPTURE(workers);
+            deadline_tally tally;
+            weft::run(
+                weft::options{.workers = workers},
+                [](std::size_t n, int r, deadline_tally& t) -> weft::task<> {
+                    auto [parent, cancel] = weft::with_cancel(weft::background());
+                    weft::wait_group wg;
+                    for (std::size_t i = 0; i < n; ++i)
+                        wg.go(churn_deadlines, parent, mix(i + 3), r, std::ref(t));
+                    co_await wg.wait();
+                    cancel();
+                },
+                tasks, rounds, std::ref(tally));
+            CHECK(tally.wrong.load() == 0);
+            CHECK(tally.waited.load() > 0);
+        }
     }
-}
 
-TEST_CASE("thousands of tasks sleeping, timing and timing out at once: none early, none lost") {
-    const std::size_t tasks = weft_test::scaled(5000, 200);
-    const int rounds = 10;
-    for (const unsigned workers : worker_counts) {
-        CAPTURE(workers);
-        wait_tally tally;
-        weft::run(
-            weft::options{.workers = workers},
-            [](std::size_t n, int r, wait_tally& t) -> weft::task<> {
-                weft::wait_group wg;
-                for (std::size_t i = 0; i < n; ++i) wg.go(wait_many_ways, mix(i + 11), r, std::ref(t));
-                co_await wg.wait();
-            },
-            tasks, rounds, std::ref(tally));
-        CHECK(tally.done.load() == static_cast<std::int64_t>(tasks) * rounds);
-        CHECK(tally.early.load() == 0);
-        CHECK(tally.missing.load() == 0);
+    TEST_CASE("thousands of tasks sleeping, timing and timing out at once: none early, none lost") {
+        const std::size_t tasks = weft_test::scaled(5000, 200);
+        const int rounds = 10;
+        for (const unsigned workers : worker_counts) {
+            CAPTURE(workers);
+            wait_tally tally;
+            weft::run(
+                weft::options{.workers = workers},
+                [](std::size_t n, int r, wait_tally& t) -> weft::task<> {
+                    weft::wait_group wg;
+                    for (std::size_t i = 0; i < n; ++i)
+                        wg.go(wait_many_ways, mix(i + 11), r, std::ref(t));
+                    co_await wg.wait();
+                },
+                tasks, rounds, std::ref(tally));
+            CHECK(tally.done.load() == static_cast<std::int64_t>(tasks) * rounds);
+            CHECK(tally.early.load() == 0);
+            CHECK(tally.missing.load() == 0);
+        }
     }
-}
 
 }  // TEST_SUITE("time stress")

@@ -46,7 +46,8 @@ weft::task<release_outcome> released_from_thread(int waiters, int delay_us) {
         if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
         gate.done();
     });
-    for (int i = 0; i < waiters; ++i) all.go(wait_then_count, std::ref(gate), std::ref(released));
+    for (int i = 0; i < waiters; ++i)
+        all.go(wait_then_count, std::ref(gate), std::ref(released));
     co_await gate.wait();
     co_await all.wait();
     releaser.join();
@@ -57,7 +58,8 @@ weft::task<release_outcome> released_from_thread(int waiters, int delay_us) {
 }
 
 weft::task<> done_on(weft::wait_group* wg, int yields) {
-    for (int i = 0; i < yields; ++i) co_await weft::yield();
+    for (int i = 0; i < yields; ++i)
+        co_await weft::yield();
     wg->done();
 }
 
@@ -81,7 +83,8 @@ weft::task<int> destroy_after_wait(int rounds, std::uint64_t seed) {
         const int tasks = static_cast<int>(r % 4);
         const bool from_thread = tasks == 0 || (r >> 8) % 2 == 0;
         wg->add(tasks + (from_thread ? 1 : 0));
-        for (int k = 0; k < tasks; ++k) weft::go(done_on, wg, static_cast<int>((r >> (12 + k)) % 2));
+        for (int k = 0; k < tasks; ++k)
+            weft::go(done_on, wg, static_cast<int>((r >> (12 + k)) % 2));
         if (from_thread) mailbox.store(wg);
         co_await wg->wait();
         delete wg;
@@ -103,51 +106,51 @@ weft::task<> add_and_done(weft::wait_group& wg, int times) {
 }  // namespace
 
 TEST_SUITE("wait_group stress") {
-
-TEST_CASE("many waiters released by done() from a plain std::thread") {
-    const std::size_t iterations = weft_test::scaled(2000, 10);
-    CAPTURE(iterations);
-    for (std::size_t i = 0; i < iterations; ++i) {
-        CAPTURE(i);
-        const unsigned workers = 2 + static_cast<unsigned>(i % 3);
-        const int waiters = 200 + static_cast<int>(mix(i) % 300);
-        const int delay_us = static_cast<int>(mix(i + 1000) % 500);
-        const release_outcome o =
-            weft::run(weft::options{.workers = workers}, released_from_thread, waiters, delay_us);
-        REQUIRE(o.released == waiters);
-        REQUIRE(o.gate_count == 0);
+    TEST_CASE("many waiters released by done() from a plain std::thread") {
+        const std::size_t iterations = weft_test::scaled(2000, 10);
+        CAPTURE(iterations);
+        for (std::size_t i = 0; i < iterations; ++i) {
+            CAPTURE(i);
+            const unsigned workers = 2 + static_cast<unsigned>(i % 3);
+            const int waiters = 200 + static_cast<int>(mix(i) % 300);
+            const int delay_us = static_cast<int>(mix(i + 1000) % 500);
+            const release_outcome o =
+                weft::run(weft::options{.workers = workers}, released_from_thread, waiters, delay_us);
+            REQUIRE(o.released == waiters);
+            REQUIRE(o.gate_count == 0);
+        }
     }
-}
 
-TEST_CASE("wait_groups deleted right after wait returns, done() racing from workers and threads") {
-    const std::size_t iterations = weft_test::scaled(100, 4);
-    const int rounds = static_cast<int>(weft_test::scaled(2000, 100));
-    CAPTURE(iterations);
-    CAPTURE(rounds);
-    for (std::size_t i = 0; i < iterations; ++i) {
-        CAPTURE(i);
-        const unsigned workers = 2 + static_cast<unsigned>(i % 3);
-        const int completed = weft::run(weft::options{.workers = workers}, destroy_after_wait, rounds, mix(i));
-        REQUIRE(completed == rounds);
+    TEST_CASE("wait_groups deleted right after wait returns, done() racing from workers and threads") {
+        const std::size_t iterations = weft_test::scaled(100, 4);
+        const int rounds = static_cast<int>(weft_test::scaled(2000, 100));
+        CAPTURE(iterations);
+        CAPTURE(rounds);
+        for (std::size_t i = 0; i < iterations; ++i) {
+            CAPTURE(i);
+            const unsigned workers = 2 + static_cast<unsigned>(i % 3);
+            const int completed = weft::run(weft::options{.workers = workers}, destroy_after_wait, rounds, mix(i));
+            REQUIRE(completed == rounds);
+        }
     }
-}
 
-TEST_CASE("add and done racing on one group from many tasks end at zero") {
-    const std::size_t iterations = weft_test::scaled(1000, 5);
-    CAPTURE(iterations);
-    for (std::size_t i = 0; i < iterations; ++i) {
-        CAPTURE(i);
-        const unsigned workers = 2 + static_cast<unsigned>(i % 3);
-        const std::int64_t left = weft::run(weft::options{.workers = workers}, []() -> weft::task<std::int64_t> {
-            weft::wait_group shared;
-            weft::wait_group all;
-            for (int k = 0; k < 64; ++k) all.go(add_and_done, std::ref(shared), 200);
-            co_await all.wait();
-            co_await shared.wait();
-            co_return shared.count();
-        });
-        REQUIRE(left == 0);
+    TEST_CASE("add and done racing on one group from many tasks end at zero") {
+        const std::size_t iterations = weft_test::scaled(1000, 5);
+        CAPTURE(iterations);
+        for (std::size_t i = 0; i < iterations; ++i) {
+            CAPTURE(i);
+            const unsigned workers = 2 + static_cast<unsigned>(i % 3);
+            const std::int64_t left = weft::run(weft::options{.workers = workers}, []() -> weft::task<std::int64_t> {
+                weft::wait_group shared;
+                weft::wait_group all;
+                for (int k = 0; k < 64; ++k)
+                    all.go(add_and_done, std::ref(shared), 200);
+                co_await all.wait();
+                co_await shared.wait();
+                co_return shared.count();
+            });
+            REQUIRE(left == 0);
+        }
     }
-}
 
 }  // TEST_SUITE("wait_group stress")

@@ -89,16 +89,16 @@ public:
         state_->lock.lock();
         chan_waiter* wake = nullptr;
         switch (state_->try_send_locked(node_.slot, &wake)) {
-        case send_status::sent:
-            state_->lock.unlock();
-            if (wake) wake_one(wake);
-            return true;
-        case send_status::closed:
-            state_->lock.unlock();
-            node_.state = waiter_state::closed;  // thrown by await_resume
-            return true;
-        case send_status::would_block:
-            break;
+            case send_status::sent:
+                state_->lock.unlock();
+                if (wake) wake_one(wake);
+                return true;
+            case send_status::closed:
+                state_->lock.unlock();
+                node_.state = waiter_state::closed;  // thrown by await_resume
+                return true;
+            case send_status::would_block:
+                break;
         }
         return false;  // the lock stays held until await_suspend
     }

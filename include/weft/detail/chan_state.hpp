@@ -121,11 +121,11 @@ public:
     // sender and receiver. Call without the lock.
     void close();
 
-    spin_lock lock;          // protects everything below; order: by address (select)
-    waiter_queue recvq;      // guarded by lock
-    waiter_queue sendq;      // guarded by lock
-    std::size_t count = 0;   // guarded by lock: values in the buffer
-    bool closed = false;     // guarded by lock
+    spin_lock lock;         // protects everything below; order: by address (select)
+    waiter_queue recvq;     // guarded by lock
+    waiter_queue sendq;     // guarded by lock
+    std::size_t count = 0;  // guarded by lock: values in the buffer
+    bool closed = false;    // guarded by lock
 
 private:
     const std::size_t capacity_;
@@ -146,20 +146,21 @@ enum class send_status : std::uint8_t { sent, would_block, closed };
 
 // Element types with no state are counted, not stored.
 template <class T>
-inline constexpr bool counted_only = std::is_empty_v<T> && std::is_trivially_default_constructible_v<T>;
+inline constexpr bool counted_only = std::is_empty_v<T>&& std::is_trivially_default_constructible_v<T>;
 
 template <class T>
 class chan_state final : public chan_base {
 public:
     explicit chan_state(std::size_t capacity) : chan_base(capacity) {
         if constexpr (!counted_only<T>) {
-            if (capacity) slots_ = static_cast<T*>(::operator new(capacity * sizeof(T), std::align_val_t{alignof(T)}));
+            if (capacity) slots_ = static_cast<T*>(::operator new (capacity * sizeof(T), std::align_val_t{alignof(T)}));
         }
     }
     ~chan_state() {
         if constexpr (!counted_only<T>) {
-            for (std::size_t i = 0; i < count; ++i) slots_[(head_ + i) % capacity()].~T();  // cold path
-            if (slots_) ::operator delete(slots_, std::align_val_t{alignof(T)});
+            for (std::size_t i = 0; i < count; ++i)
+                slots_[(head_ + i) % capacity()].~T();  // cold path
+            if (slots_) ::operator delete (slots_, std::align_val_t{alignof(T)});
         }
     }
 

@@ -55,8 +55,8 @@ struct frame_batch {
     std::uint32_t count = 0;
 };
 struct frame_class_cache {
-    frame_batch current;  // allocation pops and frees push here
-    frame_batch reserve;  // a full batch kept back before going central
+    frame_batch current;   // allocation pops and frees push here
+    frame_batch reserve;   // a full batch kept back before going central
     void* bump = nullptr;  // the slab fresh blocks are cut from (frame_pool.cpp)
 };
 struct frame_thread_cache {

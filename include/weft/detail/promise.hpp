@@ -96,8 +96,8 @@ public:
         self.resume();
         // acq_rel: pairs with the finishing child's exchange (its result is visible, or it
         // sees our continuation without the bit).
-        const auto previous = link_.exchange(reinterpret_cast<std::uintptr_t>(caller.address()),
-                                             std::memory_order_acq_rel);
+        const auto previous =
+            link_.exchange(reinterpret_cast<std::uintptr_t>(caller.address()), std::memory_order_acq_rel);
         return previous != 0;  // 0: the child already finished and left the caller to us
     }
 

@@ -69,8 +69,10 @@ public:
             return false;  // only nil channels: block forever
         }
         lock_all(locks, n);
-        for (std::size_t i = 0; i < count; ++i) order_[i] = static_cast<std::uint8_t>(i);
-        for (std::size_t i = count - 1; i > 0; --i) std::swap(order_[i], order_[fast_random() % (i + 1)]);
+        for (std::size_t i = 0; i < count; ++i)
+            order_[i] = static_cast<std::uint8_t>(i);
+        for (std::size_t i = count - 1; i > 0; --i)
+            std::swap(order_[i], order_[fast_random() % (i + 1)]);
         for (std::size_t k = 0; k < count; ++k) {
             chan_waiter* wake = nullptr;
             if (try_case(order_[k], &wake)) {
@@ -146,19 +148,23 @@ private:
             chan_base* ch = c.channel();
             if (!ch) return;
             std::size_t pos = 0;
-            while (pos < n && out[pos] < ch) ++pos;
+            while (pos < n && out[pos] < ch)
+                ++pos;
             if (pos < n && out[pos] == ch) return;  // the same channel twice
-            for (std::size_t k = n; k > pos; --k) out[k] = out[k - 1];
+            for (std::size_t k = n; k > pos; --k)
+                out[k] = out[k - 1];
             out[pos] = ch;
             ++n;
         });
         return n;
     }
     static void lock_all(const channel_list& locks, std::size_t n) noexcept {
-        for (std::size_t k = 0; k < n; ++k) locks[k]->lock.lock();
+        for (std::size_t k = 0; k < n; ++k)
+            locks[k]->lock.lock();
     }
     static void unlock_all(const channel_list& locks, std::size_t n) noexcept {
-        for (std::size_t k = 0; k < n; ++k) locks[k]->lock.unlock();
+        for (std::size_t k = 0; k < n; ++k)
+            locks[k]->lock.unlock();
     }
 
     bool try_case(std::size_t target, chan_waiter** wake) {
@@ -207,8 +213,8 @@ private:
     select_arbiter arbiter_;
     std::array<std::uint8_t, count> order_{};  // this select's random poll order
     std::size_t fired_ = 0;
-    bool parked_ = false;        // nodes are (or may be) queued
-    bool send_closed_ = false;   // the fired case was a send on a closed channel
+    bool parked_ = false;       // nodes are (or may be) queued
+    bool send_closed_ = false;  // the fired case was a send on a closed channel
 };
 
 // `select()` with no cases: parks forever (destroyed at shutdown).

@@ -77,13 +77,13 @@ public:
 
     bool try_now(chan_waiter** wake, bool& send_closed) {
         switch (ch_.state()->try_send_locked(node_.slot, wake)) {
-        case send_status::sent:
-            return true;
-        case send_status::closed:
-            send_closed = true;
-            return true;
-        case send_status::would_block:
-            break;
+            case send_status::sent:
+                return true;
+            case send_status::closed:
+                send_closed = true;
+                return true;
+            case send_status::would_block:
+                break;
         }
         return false;
     }

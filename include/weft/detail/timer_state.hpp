@@ -66,12 +66,12 @@ private:
     bool arm_locked(clock::time_point deadline) noexcept;
     bool stop_locked() noexcept;
 
-    spin_lock lock_;           // protects everything below and the hook's re-arming
-    hook hook_;                // in the wheel while armed (the wheel then holds a reference)
-    std::uint64_t seq_ = 0;    // bumped by every arm and stop
-    std::uint64_t armed_seq_ = 0;  // seq_ at the last arm
+    spin_lock lock_;                // protects everything below and the hook's re-arming
+    hook hook_;                     // in the wheel while armed (the wheel then holds a reference)
+    std::uint64_t seq_ = 0;         // bumped by every arm and stop
+    std::uint64_t armed_seq_ = 0;   // seq_ at the last arm
     clock::time_point deadline_{};  // of the last arm
-    bool armed_ = false;       // armed, or firing: a delivery is still to come
+    bool armed_ = false;            // armed, or firing: a delivery is still to come
     std::atomic<std::uint32_t> refs_{1};
 };
 
