@@ -42,7 +42,7 @@ public:
     using result_type = std::variant<typename Cases::result_type...>;
 
     template <class... Ops>
-    explicit select_awaiter(Ops&&... ops) : cases_(Cases(std::move(ops))...) {}
+    explicit select_awaiter(Ops&&... ops) : cases_(std::forward<Ops>(ops)...) {}
     select_awaiter(select_awaiter&&) = default;
     select_awaiter(const select_awaiter&) = delete;
     ~select_awaiter() {
