@@ -138,8 +138,10 @@ context_and_cancel<cancel_func> with_deadline(const context& parent, steady_cloc
     if (auto d = parent.deadline(); d && *d <= deadline) return with_cancel(parent);  // the parent's is sooner
     auto node = new_cancel_node(parent);
     auto* c = static_cast<detail::cancel_node*>(node.get());
-    c->attach();
-    if (!c->err()) c->arm_deadline(deadline);
+    // Arm before linking under the parent: until attach() no other thread can reach the
+    // node, so deadline_timer_ is written before any concurrent cancel can read it.
+    c->arm_deadline(deadline);
+    if (!c->err()) c->attach();
     return {context{node}, cancel_func{node}};
 }
 
