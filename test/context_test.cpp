@@ -580,8 +580,9 @@ TEST_SUITE("context") {
                                 cancel();
                         });
                     }
+                    weft::wait_group cancellers;  // `start` lives in this frame: wait for its readers
                     for (std::size_t i = thread_count * per_thread; i < tree.size(); ++i)
-                        weft::go(cancel_in_task, tree[i].cancel, std::cref(start));
+                        cancellers.go(cancel_in_task, tree[i].cancel, std::cref(start));
                     start.store(true);
                     // Wait on every context, in a random order.
                     for (const auto& n : tree) {
@@ -590,6 +591,7 @@ TEST_SUITE("context") {
                     }
                     for (auto& t : threads)
                         t.join();
+                    co_await cancellers.wait();
                     co_return out;
                 },
                 round);

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -123,8 +124,9 @@ constexpr int queuing_slots[] = {5, 3, 6, 6, 6, 1, 1, 2, 7, 9, 4, 8, 0};
 
 // ---- zero durations -------------------------------------------------------------------
 
-weft::task<> set_flag(std::atomic<bool>& flag) {
-    flag.store(true);
+// Shared ownership: if the spinning task gave up first, this one may run after it ended.
+weft::task<> set_flag(std::shared_ptr<std::atomic<bool>> flag) {
+    flag->store(true);
     co_return;
 }
 
@@ -283,9 +285,9 @@ weft::task<> select_recv(time_chan c, weft::chan<bool> stop, weft::chan<bool> do
     finished.close();
 }
 weft::task<> select_expect_stop(time_chan c, weft::chan<bool> stop, weft::chan<bool> done,
-                                std::atomic<int>& unexpected) {
+                                std::shared_ptr<std::atomic<int>> unexpected) {
     auto r = co_await weft::select(weft::recv(c), weft::recv(stop));
-    if (r.index() == 0) unexpected.fetch_add(1);
+    if (r.index() == 0) unexpected->fetch_add(1);
     co_await done.send(true);
 }
 
@@ -358,14 +360,14 @@ weft::task<protocol_tally> timer_channel_protocol(Timer& tim, time_chan c, bool 
     // Receivers parked on a stopped timer get nothing.
     stop = weft::make_chan<bool>();
     done = weft::make_chan<bool>(2);
-    std::atomic<int> unexpected{0};
+    const auto unexpected = std::make_shared<std::atomic<int>>(0);  // outlives us if a receiver hangs
     for (int i = 0; i < 2; ++i)
-        weft::go(select_expect_stop, c, stop, done, std::ref(unexpected));
+        weft::go(select_expect_stop, c, stop, done, unexpected);
     co_await weft::sleep_for(sched);
     stop.close();
     if (!co_await done_within(done)) ++tally.never_done;
     if (!co_await done_within(done)) ++tally.never_done;
-    tally.unexpected_data = unexpected.load();
+    tally.unexpected_data = unexpected->load();
 
     // Stop and reset block old values from being received (go.dev/issue/37196).
     tim.reset(1ns);
@@ -572,9 +574,9 @@ TEST_SUITE("time") {
             const int spins = weft::run(
                 weft::options{.workers = 1},
                 [](int k) -> weft::task<int> {
-                    std::atomic<bool> flag{false};
-                    weft::go(set_flag, std::ref(flag));
-                    co_return co_await spin_zero_waits(k, flag);
+                    const auto flag = std::make_shared<std::atomic<bool>>(false);
+                    weft::go(set_flag, flag);
+                    co_return co_await spin_zero_waits(k, *flag);
                 },
                 kind);
             CHECK(spins >= 1);
@@ -1251,7 +1253,8 @@ TEST_SUITE("time") {
             weft::options{.workers = 2},
             [](int n) -> weft::task<std::pair<int, int>> {
                 std::atomic<bool> stop{false};
-                weft::go(sleep_nanoseconds_until, std::ref(stop));
+                weft::wait_group sleeper;  // `stop` lives in this frame: wait for its reader
+                sleeper.go(sleep_nanoseconds_until, std::ref(stop));
                 weft::ticker t(1ns);
                 int first = 0;
                 for (int i = 0; i < 100; ++i) {
@@ -1264,6 +1267,7 @@ TEST_SUITE("time") {
                 co_await wg.wait();
                 t.stop();
                 stop.store(true);
+                co_await sleeper.wait();
                 co_return std::pair{first, taken.load()};
             },
             per_receiver);
