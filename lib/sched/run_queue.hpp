@@ -64,7 +64,11 @@ public:
             return {};
         }
         void* task = slots_[tail % capacity].load(std::memory_order_relaxed);
-        if (size > 0) return std::coroutine_handle<>::from_address(task);  // thieves stop short of it
+        if (size > 0) {  // thieves stop short of it
+            // The task after this one is likely next: start loading its frame.
+            __builtin_prefetch(slots_[(tail - 1) % capacity].load(std::memory_order_relaxed));
+            return std::coroutine_handle<>::from_address(task);
+        }
         // The last task: thieves may be after it too; one CAS on head decides.
         const bool won =
             head_.compare_exchange_strong(head, head + 1, std::memory_order_seq_cst, std::memory_order_relaxed);

@@ -13,7 +13,15 @@
 //      thieves take the oldest (largest) work. Then a batch from the injection queue.
 //   4. Search: if fewer than half the workers are searching, steal half of a random
 //      victim's queue (trying every victim once), then the injection queue.
-//   5. Park (idle.cpp): fire due timers of every shard first; then the futex wait, with
+//   5. Spin: a searcher that found nothing keeps searching, with `pause` between rounds,
+//      for up to `spin_window` before it parks. Work that appears meanwhile (a wake-up
+//      across workers, a producer that just refilled a queue) is found in well under a
+//      microsecond, and its producer skips the futex wake (it sees a searcher). Parking
+//      costs a membarrier IPI to every running worker plus a futex wake by the next
+//      producer, so a worker that would park and be woken again within a few microseconds
+//      (ping-pong across workers, select) costs far more than the spin. An idle runtime
+//      still parks after one window: it uses no CPU.
+//   6. Park (idle.cpp): fire due timers of every shard first; then the futex wait, with
 //      a timeout at the earliest timer deadline of all shards (none if there is no timer);
 //      no CPU is used until then, notify_one, or stop.
 //   Timers are also checked every `timer_interval` tasks while busy (one clock read).
@@ -37,6 +45,16 @@ namespace {
 constexpr std::uint32_t max_lifo_streak = 3;
 constexpr std::uint32_t inject_interval = 61;
 constexpr std::uint32_t timer_interval = 16;
+// How long a searcher that finds nothing keeps looking before it parks.
+constexpr auto spin_window = std::chrono::microseconds(50);
+// `pause` instructions between two search rounds while spinning (~1-4 us on current x86).
+constexpr int pauses_per_round = 64;
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 }  // namespace
 
 worker::worker(runtime& rt, unsigned index) noexcept : rt_(rt), index_(index), rng_(0x9e3779b9u * (index + 1)) {}
@@ -178,11 +196,29 @@ void worker::wake() noexcept {
     futex_wake_one(wake_word_);
 }
 
+std::coroutine_handle<> worker::spin() noexcept {
+    if (!searching_ || rt_.size() == 1) return {};  // only searchers spin; alone, nobody feeds us
+    const auto until = std::chrono::steady_clock::now() + spin_window;
+    do {
+        for (int i = 0; i < pauses_per_round; ++i)
+            cpu_relax();
+        if (auto task = next_local()) {
+            searching_ = false;
+            rt_.idle().stop_searching();
+            return task;
+        }
+        if (auto task = search()) return task;
+        if (rt_.stopping()) return {};
+    } while (std::chrono::steady_clock::now() < until);
+    return {};
+}
+
 void worker::run() noexcept {
     set_current_worker(this);
     while (!rt_.stopping()) {
         auto task = next_local();
         if (!task) task = search();
+        if (!task) task = spin();
         if (task) {
             task.resume();
             continue;

@@ -58,6 +58,7 @@ private:
     void push_stealable(std::coroutine_handle<> task) noexcept;
     std::coroutine_handle<> steal() noexcept;
     std::coroutine_handle<> search() noexcept;
+    std::coroutine_handle<> spin() noexcept;
     void park() noexcept;
     bool fire_timers(bool all) noexcept;
     bool any_work_visible() const noexcept;

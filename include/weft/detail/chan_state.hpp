@@ -101,7 +101,10 @@ private:
     chan_waiter* tail_ = nullptr;
 };
 
-class chan_base {
+// The fields every send and receive touches (lock, count, ring position, buffer, capacity
+// and the heads of both waiter queues) share the state's first cache line, so an operation
+// moves one line between cores, not two.
+class alignas(64) chan_base {
 public:
     explicit chan_base(std::size_t capacity) noexcept : capacity_(capacity) {}
     chan_base(const chan_base&) = delete;
@@ -121,14 +124,22 @@ public:
     // sender and receiver. Call without the lock.
     void close();
 
-    spin_lock lock;         // protects everything below; order: by address (select)
-    waiter_queue recvq;     // guarded by lock
-    waiter_queue sendq;     // guarded by lock
-    std::size_t count = 0;  // guarded by lock: values in the buffer
+    spin_lock lock;         // protects everything below but capacity_ and refs_; order: by address (select)
     bool closed = false;    // guarded by lock
+    std::size_t count = 0;  // guarded by lock: values in the buffer
+
+protected:
+    std::size_t head_ = 0;     // guarded by lock: ring index of the oldest buffered value
+    void* buffer_ = nullptr;   // ring of `capacity` raw slots (chan_state<T> owns it)
 
 private:
     const std::size_t capacity_;
+
+public:
+    waiter_queue recvq;  // guarded by lock
+    waiter_queue sendq;  // guarded by lock
+
+private:
     std::atomic<std::size_t> refs_{1};  // handles (chan, views, select cases, parked awaiters)
 };
 
@@ -153,14 +164,14 @@ class chan_state final : public chan_base {
 public:
     explicit chan_state(std::size_t capacity) : chan_base(capacity) {
         if constexpr (!counted_only<T>) {
-            if (capacity) slots_ = static_cast<T*>(::operator new (capacity * sizeof(T), std::align_val_t{alignof(T)}));
+            if (capacity) buffer_ = ::operator new (capacity * sizeof(T), std::align_val_t{alignof(T)});
         }
     }
     ~chan_state() {
         if constexpr (!counted_only<T>) {
             for (std::size_t i = 0; i < count; ++i)
-                slots_[(head_ + i) % capacity()].~T();  // cold path
-            if (slots_) ::operator delete (slots_, std::align_val_t{alignof(T)});
+                slots()[(head_ + i) % capacity()].~T();  // cold path
+            if (buffer_) ::operator delete (buffer_, std::align_val_t{alignof(T)});
         }
     }
 
@@ -216,7 +227,7 @@ private:
         if constexpr (!counted_only<T>) {
             std::size_t index = head_ + count;  // no division: head_ < capacity, count <= capacity
             if (index >= capacity()) index -= capacity();
-            ::new (static_cast<void*>(slots_ + index)) T(std::move(value));
+            ::new (static_cast<void*>(slots() + index)) T(std::move(value));
         }
         ++count;
     }
@@ -225,7 +236,7 @@ private:
         if constexpr (counted_only<T>) {
             return T{};
         } else {
-            T& slot = slots_[head_];
+            T& slot = slots()[head_];
             if (++head_ == capacity()) head_ = 0;
             T value(std::move(slot));
             slot.~T();
@@ -233,8 +244,8 @@ private:
         }
     }
 
-    T* slots_ = nullptr;    // ring of `capacity` raw slots (none for counted_only types)
-    std::size_t head_ = 0;  // guarded by lock: index of the oldest buffered value
+    // The ring of `capacity` raw slots (none for counted_only types).
+    T* slots() const noexcept { return static_cast<T*>(buffer_); }
 };
 
 // An owning pointer to a chan_state (intrusive reference count).
