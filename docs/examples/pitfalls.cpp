@@ -1,7 +1,7 @@
 // The BAD/GOOD pairs of docs/pitfalls.md: each BAD function compiles but is never called; main runs the GOOD ones.
 // Expected output, in this order: "1 captured by value", "2 lambda kept alive: 42", "3 slept without blocking",
 // "4 read on a thread: config", "5 locked around a co_await", "6 waited for 3 tasks", "7 first of 3 servers",
-// "8 sent yes", "9 overload through a lambda", "10 yielded 1000 times", "11 caught: bad input",
+// "8 sent yes", "8 pumped 3 values", "9 overload through a lambda", "10 yielded 1000 times", "11 caught: bad input",
 // "12 one timer for 5 messages", "13 waited before rethrowing: disk full", exit code 0.
 // Compile with -DWEFT_PITFALLS_COMPILE_ERRORS to see the two mistakes the compiler catches.
 #include <weft/weft.hpp>
@@ -160,7 +160,9 @@ weft::task<int> good_first() {
     co_return *co_await answers.recv();
 }
 
-// 8. GCC 12: a conditional expression yielding a class-type temporary inside co_await ----------
+// 8. g++ 12: two co_await patterns it miscompiles ---------------------------------------------------
+
+// A conditional expression yielding a class-type temporary inside co_await.
 
 // BAD: g++ 12 miscompiles this (AddressSanitizer: heap-use-after-free); clang is fine.
 weft::task<> bad_send_choice(weft::chan<std::string> ch, bool ok, std::string name) {
@@ -171,6 +173,31 @@ weft::task<> bad_send_choice(weft::chan<std::string> ch, bool ok, std::string na
 weft::task<> good_send_choice(weft::chan<std::string> ch, bool ok, std::string name) {
     std::string value = ok ? std::string("yes") : name;
     co_await ch.send(std::move(value));
+}
+
+// co_await in a condition, in a coroutine that declares no local variable.
+
+// Moves one value from `in` to `out`; false once `in` is closed and drained.
+weft::task<bool> pump(weft::recv_chan<int> in, weft::send_chan<int> out) {
+    auto value = co_await in.recv();
+    if (!value) co_return false;
+    co_await out.send(*value);
+    co_return true;
+}
+
+// BAD: g++ 12.2 never runs this coroutine's body (its first resume goes back to the initial
+// suspend point), so the task never finishes; clang is fine. A non-empty body fails too.
+weft::task<> bad_pump_all(weft::recv_chan<int> in, weft::send_chan<int> out) {
+    while (co_await pump(in, out)) {
+    }
+}
+
+// GOOD: name the awaited value first, then test it: no co_await in the condition.
+weft::task<> good_pump_all(weft::recv_chan<int> in, weft::send_chan<int> out) {
+    for (;;) {
+        bool more = co_await pump(in, out);
+        if (!more) break;
+    }
 }
 
 // 9. Overloaded functions passed to go --------------------------------------------------------------
@@ -315,6 +342,13 @@ weft::task<> async_main() {
     auto words = weft::make_chan<std::string>(1);
     co_await good_send_choice(words, true, "no");
     std::printf("8 sent %s\n", (co_await words.recv())->c_str());
+
+    auto in = weft::make_chan<int>(3);
+    auto out = weft::make_chan<int>(3);
+    for (int i = 1; i <= 3; ++i) co_await in.send(i);
+    in.close();
+    co_await good_pump_all(in, out);
+    std::printf("8 pumped %zu values\n", out.size());
 
     auto pings = weft::make_chan<std::string>(1);
     co_await good_overload(pings);
