@@ -1,5 +1,6 @@
 // Provides the runtime stress tests: racy scenarios (run start/stop with work in flight,
-// spawn/join trees, dropped join_handles, shutdown racing go) repeated many times.
+// spawn/join trees, dropped join_handles, shutdown racing go, tasks stolen between workers)
+// repeated many times.
 // Sized by WEFT_TEST_SCALE like the unit tests.
 #include <weft/weft.hpp>
 
@@ -7,10 +8,12 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -154,6 +157,76 @@ weft::task<std::int64_t> drop_handles(int n, std::uint64_t seed, std::atomic<int
     co_return joined;
 }
 
+// ---- work stealing: every task runs exactly once ---------------------------------------
+
+constexpr std::size_t tasks_per_round = 4;
+
+// `steps` steps of work the compiler cannot drop. A plain function: g++ 12 keeps a coroutine's
+// locals in its frame without their volatile, and folded this loop away inside mark_ran.
+void busy_work(unsigned steps) {
+    volatile unsigned counter = 0;
+    for (unsigned i = 0; i < steps; ++i)
+        counter = counter + 1;
+}
+
+// Busy for `spin` steps, then marks its own counter; wait_group::go calls done() once it has
+// returned.
+weft::task<> mark_ran(std::atomic<int>& ran, unsigned spin) {
+    busy_work(spin);
+    ran.fetch_add(1, std::memory_order_relaxed);
+    co_return;
+}
+
+// Steps of busy work per task, chosen per round: with none the owner usually runs all four
+// before a woken worker arrives; with some, thieves take tasks while the owner still pops.
+constexpr unsigned spins[] = {0, 64, 512, 2048};
+
+struct once_result {
+    std::size_t wrong_rounds = 0;  // rounds after which some counter was not exactly 1
+    std::size_t first_wrong_round = 0;
+    std::array<int, tasks_per_round> first_wrong_counts{};
+    std::size_t rounds_with_tasks_left = 0;  // rounds after which num_tasks() was not 1
+    std::size_t first_tasks_left = 0;        // num_tasks() after the first such round
+};
+
+// Each round starts tasks_per_round tasks on this worker's run queue, where the other workers
+// steal them while this task parks in wait(); each task marks its own counter. After the wait
+// every counter must be exactly 1 (0: a task lost; 2: a task run twice, say from a slot taken by
+// both its owner and a thief) and only the main task may be left. The wait's acquire orders the
+// tasks' increments before the loads.
+weft::task<once_result> run_each_once(std::size_t rounds) {
+    once_result result;
+    std::array<std::atomic<int>, tasks_per_round> ran{};
+    for (std::size_t round = 0; round < rounds; ++round) {
+        for (auto& r : ran)
+            r.store(0, std::memory_order_relaxed);
+        const unsigned spin = spins[mix(round) % std::size(spins)];
+        weft::wait_group wg;
+        for (auto& r : ran)
+            wg.go(mark_ran, std::ref(r), spin);
+        co_await wg.wait();
+        std::array<int, tasks_per_round> counts{};
+        bool wrong = false;
+        for (std::size_t i = 0; i < tasks_per_round; ++i) {
+            counts[i] = ran[i].load(std::memory_order_relaxed);
+            wrong = wrong || counts[i] != 1;
+        }
+        if (wrong) {
+            if (result.wrong_rounds == 0) {
+                result.first_wrong_round = round;
+                result.first_wrong_counts = counts;
+            }
+            ++result.wrong_rounds;
+        }
+        const std::size_t tasks = weft::num_tasks();
+        if (tasks != 1) {
+            if (result.rounds_with_tasks_left == 0) result.first_tasks_left = tasks;
+            ++result.rounds_with_tasks_left;
+        }
+    }
+    co_return result;
+}
+
 }  // namespace
 
 TEST_SUITE("runtime stress") {
@@ -215,6 +288,24 @@ TEST_SUITE("runtime stress") {
             REQUIRE(collected.load() == 1);
             REQUIRE(joined == expect_joined);
             REQUIRE(panics.load() == expected_panics);
+        }
+    }
+
+    TEST_CASE("tasks stolen between 2, 3 and 4 workers each run exactly once, round after round") {
+        const std::size_t rounds = weft_test::scaled(500'000, 100);
+        CAPTURE(rounds);
+        for (const unsigned workers : {2u, 3u, 4u}) {
+            CAPTURE(workers);
+            const once_result r = weft::run(weft::options{.workers = workers}, run_each_once, rounds);
+            CAPTURE(r.first_wrong_round);
+            CAPTURE(r.first_wrong_counts[0]);
+            CAPTURE(r.first_wrong_counts[1]);
+            CAPTURE(r.first_wrong_counts[2]);
+            CAPTURE(r.first_wrong_counts[3]);
+            CHECK(r.wrong_rounds == 0);
+            CAPTURE(r.first_tasks_left);
+            CHECK(r.rounds_with_tasks_left == 0);
+            CHECK(weft::num_tasks() == 0);
         }
     }
 
