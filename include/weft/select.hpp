@@ -27,19 +27,19 @@ inline constexpr detail::default_case_t default_case{};
 
 template <class T>
 detail::recv_op<T> recv(const chan<T>& ch) {
-    return detail::recv_op<T>{ch};
+    return detail::recv_op<T>{detail::chan_ref<T>::share(ch.state())};
 }
 template <class T>
 detail::recv_op<T> recv(const recv_chan<T>& ch) {
-    return detail::recv_op<T>{ch.underlying()};
+    return detail::recv_op<T>{detail::chan_ref<T>::share(ch.underlying().state())};
 }
 template <class T>
 detail::send_op<T> send(const chan<T>& ch, std::type_identity_t<T> value) {
-    return detail::send_op<T>{ch, std::move(value)};
+    return detail::send_op<T>{detail::chan_ref<T>::share(ch.state()), std::move(value)};
 }
 template <class T>
 detail::send_op<T> send(const send_chan<T>& ch, std::type_identity_t<T> value) {
-    return detail::send_op<T>{ch.underlying(), std::move(value)};
+    return detail::send_op<T>{detail::chan_ref<T>::share(ch.underlying().state()), std::move(value)};
 }
 
 template <class... Ops>

@@ -57,9 +57,11 @@ enum class waiter_state : std::uint8_t {
 struct chan_waiter {
     chan_waiter* prev = nullptr;  // guarded by the channel's lock while queued
     chan_waiter* next = nullptr;  // ditto; close() reuses it to chain the wake-up list
-    // A plain waiter's task frame, or (in_select) its select_arbiter.
+    // A plain waiter's task frame. A select case's node: the channel the case is on (the
+    // case's counted reference); its select_arbiter is found by arbiter_offset instead.
     void* owner = nullptr;
-    std::uint32_t case_index = 0;             // the select case this node stands for
+    std::uint32_t arbiter_offset = 0;         // select node: bytes from its arbiter to this node
+    std::uint8_t case_index = 0;              // the select case this node stands for
     waiter_state state = waiter_state::idle;  // guarded by the channel's lock
     bool in_select = false;
 
@@ -67,14 +69,17 @@ struct chan_waiter {
         owner = task.address();
         in_select = false;
     }
-    void set_select(select_arbiter* arbiter, std::uint32_t index) noexcept {
-        owner = arbiter;
+    // `arbiter` precedes the node in the same select awaiter (it is the awaiter's first member).
+    void set_select(select_arbiter* arbiter, std::uint8_t index) noexcept {
+        arbiter_offset = static_cast<std::uint32_t>(reinterpret_cast<char*>(this) - reinterpret_cast<char*>(arbiter));
         case_index = index;
         in_select = true;
     }
-    select_arbiter* arbiter() const noexcept { return in_select ? static_cast<select_arbiter*>(owner) : nullptr; }
-    std::coroutine_handle<> task() const noexcept {
-        return in_select ? static_cast<select_arbiter*>(owner)->task : std::coroutine_handle<>::from_address(owner);
+    select_arbiter* arbiter() noexcept {
+        return in_select ? reinterpret_cast<select_arbiter*>(reinterpret_cast<char*>(this) - arbiter_offset) : nullptr;
+    }
+    std::coroutine_handle<> task() noexcept {
+        return in_select ? arbiter()->task : std::coroutine_handle<>::from_address(owner);
     }
 };
 
@@ -129,8 +134,8 @@ public:
     std::size_t count = 0;  // guarded by lock: values in the buffer
 
 protected:
-    std::size_t head_ = 0;     // guarded by lock: ring index of the oldest buffered value
-    void* buffer_ = nullptr;   // ring of `capacity` raw slots (chan_state<T> owns it)
+    std::size_t head_ = 0;    // guarded by lock: ring index of the oldest buffered value
+    void* buffer_ = nullptr;  // ring of `capacity` raw slots (chan_state<T> owns it)
 
 private:
     const std::size_t capacity_;
@@ -157,21 +162,21 @@ enum class send_status : std::uint8_t { sent, would_block, closed };
 
 // Element types with no state are counted, not stored.
 template <class T>
-inline constexpr bool counted_only = std::is_empty_v<T>&& std::is_trivially_default_constructible_v<T>;
+inline constexpr bool counted_only = std::is_empty_v<T> && std::is_trivially_default_constructible_v<T>;
 
 template <class T>
 class chan_state final : public chan_base {
 public:
     explicit chan_state(std::size_t capacity) : chan_base(capacity) {
         if constexpr (!counted_only<T>) {
-            if (capacity) buffer_ = ::operator new (capacity * sizeof(T), std::align_val_t{alignof(T)});
+            if (capacity) buffer_ = ::operator new(capacity * sizeof(T), std::align_val_t{alignof(T)});
         }
     }
     ~chan_state() {
         if constexpr (!counted_only<T>) {
             for (std::size_t i = 0; i < count; ++i)
                 slots()[(head_ + i) % capacity()].~T();  // cold path
-            if (buffer_) ::operator delete (buffer_, std::align_val_t{alignof(T)});
+            if (buffer_) ::operator delete(buffer_, std::align_val_t{alignof(T)});
         }
     }
 
@@ -254,6 +259,11 @@ class chan_ref {
 public:
     chan_ref() noexcept = default;
     explicit chan_ref(chan_state<T>* adopted) noexcept : state_(adopted) {}
+    // A new reference to `state` (null: the nil channel).
+    static chan_ref share(chan_state<T>* state) noexcept {
+        if (state) state->add_ref();
+        return chan_ref{state};
+    }
     chan_ref(const chan_ref& other) noexcept : state_(other.state_) {
         if (state_) state_->add_ref();
     }
@@ -264,6 +274,8 @@ public:
     }
     ~chan_ref() { chan_state<T>::release(state_); }
     chan_state<T>* get() const noexcept { return state_; }
+    // Gives up the reference without dropping it: the caller now owns it.
+    chan_state<T>* release() noexcept { return std::exchange(state_, nullptr); }
 
 private:
     chan_state<T>* state_ = nullptr;

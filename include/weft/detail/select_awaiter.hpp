@@ -43,6 +43,7 @@ public:
 
     template <class... Ops>
     explicit select_awaiter(Ops&&... ops) : cases_(std::forward<Ops>(ops)...) {}
+    // Only before it is awaited: moving a parked select would strand its nodes.
     select_awaiter(select_awaiter&&) = default;
     select_awaiter(const select_awaiter&) = delete;
     ~select_awaiter() {
@@ -63,7 +64,7 @@ public:
         const std::size_t n = sorted_channels(locks);
         if (n == 0) {
             if constexpr (has_default) {
-                fired_ = default_index;
+                fired_ = static_cast<std::uint8_t>(default_index);
                 return true;
             }
             return false;  // only nil channels: block forever
@@ -83,7 +84,7 @@ public:
             }
         }
         if constexpr (has_default) {
-            fired_ = default_index;
+            fired_ = static_cast<std::uint8_t>(default_index);
             unlock_all(locks, n);
             return true;
         }
@@ -99,7 +100,7 @@ public:
         // random order too (Go's TestPseudoRandomSend).
         for (std::size_t k = 0; k < count; ++k) {
             const std::size_t target = order_[k];
-            std::uint32_t index = 0;
+            std::uint8_t index = 0;
             for_each_index([&](auto& c) {
                 if constexpr (!is_default_case<std::remove_cvref_t<decltype(c)>>::value) {
                     if (index == target && c.channel()) c.enqueue(&arbiter_, index);
@@ -114,7 +115,7 @@ public:
 
     result_type await_resume() {
         if (parked_) {
-            fired_ = static_cast<std::size_t>(arbiter_.winner());
+            fired_ = static_cast<std::uint8_t>(arbiter_.winner());
             channel_list locks;
             const std::size_t n = sorted_channels(locks);
             lock_all(locks, n);
@@ -209,12 +210,13 @@ private:
         }
     }
 
-    std::tuple<Cases...> cases_;
+    // First: each case's node finds it at a fixed offset back from itself (chan_waiter).
     select_arbiter arbiter_;
     std::array<std::uint8_t, count> order_{};  // this select's random poll order
-    std::size_t fired_ = 0;
-    bool parked_ = false;       // nodes are (or may be) queued
-    bool send_closed_ = false;  // the fired case was a send on a closed channel
+    std::uint8_t fired_ = 0;                   // the case that completed
+    bool parked_ = false;                      // nodes are (or may be) queued
+    bool send_closed_ = false;                 // the fired case was a send on a closed channel
+    std::tuple<Cases...> cases_;
 };
 
 // `select()` with no cases: parks forever (destroyed at shutdown).

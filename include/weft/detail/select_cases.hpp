@@ -11,11 +11,6 @@
 #include <utility>
 #include <variant>
 
-namespace weft {
-template <class T>
-class chan;
-}
-
 namespace weft::detail {
 
 struct default_case_t {
@@ -25,58 +20,81 @@ struct default_case_t {
 
 // What weft::recv / weft::send return: small descriptors, turned into the cases below
 // (which carry the waiter nodes) only inside the select awaiter, so a parked select's frame
-// holds each node once.
+// holds each node once. A descriptor hands its channel reference over to its case (the
+// moved-from descriptor stays behind in the awaiting frame until the co_await ends).
 template <class T>
 struct recv_op {
-    chan<T> ch;
+    chan_ref<T> ch;
 };
 template <class T>
 struct send_op {
-    chan<T> ch;
+    chan_ref<T> ch;
     T value;
 };
 
-template <class T>
-class recv_case {
+// The part of recv_case and send_case that holds the waiter node. The node's `owner` field
+// carries the case's counted reference to its channel (null: a nil channel), so a case
+// costs its node and nothing more.
+template <class V, class T>
+class case_node {
 public:
-    using result_type = std::optional<T>;
-    explicit recv_case(recv_op<T>&& op) noexcept : ch_(std::move(op.ch)) {}
-    recv_case(recv_case&&) = default;
-    recv_case(const recv_case&) = delete;
-
-    chan_base* channel() const noexcept { return ch_.state(); }
-
-    // Lock held: completes now if it can (*wake: a sender to schedule after unlocking).
-    bool try_now(chan_waiter** wake, bool& /*send_closed*/) { return ch_.state()->try_recv_locked(node_.slot, wake); }
-    // Lock held: parks this case's node on the channel.
-    void enqueue(select_arbiter* arbiter, std::uint32_t index) noexcept {
-        node_.set_select(arbiter, index);
-        ch_.state()->recvq.push_back(&node_);
+    template <class... Args>
+    explicit case_node(chan_ref<T>&& ch, Args&&... args) : node_(std::forward<Args>(args)...) {
+        node_.owner = ch.release();
     }
-    // Lock held: takes the node out of the queue if it is still there.
-    void withdraw() noexcept {
-        if (node_.state == waiter_state::queued) ch_.state()->recvq.remove(&node_);
+    case_node(case_node&& other) noexcept(std::is_nothrow_move_constructible_v<V>)
+        : node_(std::move(other.node_.slot)) {  // only ever moved before it is queued
+        node_.owner = std::exchange(other.node_.owner, nullptr);
     }
-    bool closed_send() const noexcept { return false; }
-    result_type take() { return std::move(node_.slot); }
+    case_node(const case_node&) = delete;
+    case_node& operator=(const case_node&) = delete;
+    ~case_node() { chan_state<T>::release(state()); }
 
-private:
-    chan<T> ch_;
-    chan_slot_waiter<std::optional<T>> node_;  // the node, and where the value arrives
+    chan_base* channel() const noexcept { return state(); }
+
+protected:
+    chan_state<T>* state() const noexcept { return static_cast<chan_state<T>*>(node_.owner); }
+
+    chan_slot_waiter<V> node_;  // the node, and its value (to send, or where one arrives)
 };
 
 template <class T>
-class send_case {
+class recv_case : public case_node<std::optional<T>, T> {
+    using base = case_node<std::optional<T>, T>;
+    using base::node_;
+    using base::state;
+
+public:
+    using result_type = std::optional<T>;
+    explicit recv_case(recv_op<T>&& op) noexcept : base(std::move(op.ch)) {}
+
+    // Lock held: completes now if it can (*wake: a sender to schedule after unlocking).
+    bool try_now(chan_waiter** wake, bool& /*send_closed*/) { return state()->try_recv_locked(node_.slot, wake); }
+    // Lock held: parks this case's node on the channel.
+    void enqueue(select_arbiter* arbiter, std::uint8_t index) noexcept {
+        node_.set_select(arbiter, index);
+        state()->recvq.push_back(&node_);
+    }
+    // Lock held: takes the node out of the queue if it is still there.
+    void withdraw() noexcept {
+        if (node_.state == waiter_state::queued) state()->recvq.remove(&node_);
+    }
+    bool closed_send() const noexcept { return false; }
+    result_type take() { return std::move(node_.slot); }
+};
+
+template <class T>
+class send_case : public case_node<T, T> {
+    using base = case_node<T, T>;
+    using base::node_;
+    using base::state;
+
 public:
     using result_type = std::monostate;
-    explicit send_case(send_op<T>&& op) : ch_(std::move(op.ch)), node_(std::move(op.value)) {}
-    send_case(send_case&&) = default;
-    send_case(const send_case&) = delete;
-
-    chan_base* channel() const noexcept { return ch_.state(); }
+    explicit send_case(send_op<T>&& op) : base(std::move(op.ch), std::move(op.value)) {}
 
     bool try_now(chan_waiter** wake, bool& send_closed) {
-        switch (ch_.state()->try_send_locked(node_.slot, wake)) {
+        switch (state()->try_send_locked(node_.slot, wake)) {
             case send_status::sent:
                 return true;
             case send_status::closed:
@@ -87,19 +105,15 @@ public:
         }
         return false;
     }
-    void enqueue(select_arbiter* arbiter, std::uint32_t index) noexcept {
+    void enqueue(select_arbiter* arbiter, std::uint8_t index) noexcept {
         node_.set_select(arbiter, index);
-        ch_.state()->sendq.push_back(&node_);
+        state()->sendq.push_back(&node_);
     }
     void withdraw() noexcept {
-        if (node_.state == waiter_state::queued) ch_.state()->sendq.remove(&node_);
+        if (node_.state == waiter_state::queued) state()->sendq.remove(&node_);
     }
     bool closed_send() const noexcept { return node_.state == waiter_state::closed; }
     result_type take() noexcept { return {}; }
-
-private:
-    chan<T> ch_;
-    chan_slot_waiter<T> node_;  // the node, and the value to send
 };
 
 template <class T>
