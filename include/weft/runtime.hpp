@@ -33,7 +33,9 @@ struct options {
 // Workers of the running runtime, or what run() would start with default options.
 unsigned maxprocs() noexcept;
 
-// Live tasks (go, spawn, the main task), like Go's runtime.NumGoroutine(). Any thread.
+// Live tasks (go, spawn, the main task), like Go's runtime.NumGoroutine(). Any thread. A
+// snapshot: while tasks start and end concurrently it may briefly include some that were just
+// ending, never miss ones that are running or parked throughout the call.
 std::size_t num_tasks() noexcept;
 
 // Called with the exception that escaped a `go` task, instead of printing

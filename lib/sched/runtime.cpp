@@ -202,12 +202,20 @@ void run_main(const options& opts, std::coroutine_handle<> main_root) {
     g_run_active.store(false, std::memory_order_release);
 }
 
+// Every worker's finishes first, then the starts. A task started on one worker and finished on
+// another is then never counted as finished but not started (which would under-count the
+// tasks alive through the call): seeing its finish (acquire) means seeing its start. Tasks
+// that start and finish while we read may be counted as started only: a brief over-count.
 std::int64_t live_tasks() noexcept {
-    std::int64_t total = g_external_live.load(std::memory_order_relaxed);
-    if (runtime* rt = g_runtime.load(std::memory_order_acquire)) {
-        for (unsigned i = 0; i < rt->size(); ++i)
-            total += rt->at(i).live_delta();
-    }
+    runtime* rt = g_runtime.load(std::memory_order_acquire);
+    if (!rt) return 0;
+    std::uint64_t finished = 0;
+    for (unsigned i = 0; i < rt->size(); ++i)
+        finished += rt->at(i).finished();
+    auto total = g_external_live.load(std::memory_order_relaxed);
+    for (unsigned i = 0; i < rt->size(); ++i)
+        total += static_cast<std::int64_t>(rt->at(i).started());
+    total -= static_cast<std::int64_t>(finished);
     return total < 0 ? 0 : total;
 }
 

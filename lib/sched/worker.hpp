@@ -38,17 +38,19 @@ public:
     run_queue& queue() noexcept { return queue_; }
     unsigned index() const noexcept { return index_; }
 
-    // Task accounting for num_tasks(): written only by this worker, read by anyone.
+    // Task accounting for num_tasks(): written only by this worker, read by anyone (see
+    // live_tasks in runtime.cpp for why finishes are read first).
     void count_started() noexcept {
         started_.store(started_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
     void count_finished() noexcept {
-        finished_.store(finished_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        // release: a reader that sees this finish also sees the task's start (which happened
+        // before it ran here), wherever the start was counted.
+        finished_.store(finished_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     }
-    std::int64_t live_delta() const noexcept {
-        return static_cast<std::int64_t>(started_.load(std::memory_order_relaxed) -
-                                         finished_.load(std::memory_order_relaxed));
-    }
+    std::uint64_t started() const noexcept { return started_.load(std::memory_order_relaxed); }
+    // acquire: pairs with count_finished's release.
+    std::uint64_t finished() const noexcept { return finished_.load(std::memory_order_acquire); }
 
     // Drops queued handles (shutdown; their frames are destroyed by the root walk).
     void discard_queued() noexcept;
