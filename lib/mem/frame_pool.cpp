@@ -1,18 +1,23 @@
-// Provides coroutine frame allocation: per-thread size-class free lists over 64 KiB slabs.
+// Provides coroutine frame allocation: per-thread size-class magazines over 64 KiB slabs.
 //
 // Design
 //   1. Sizes up to 8 KiB map to 80 size classes (16-byte steps to 512, 64 to 2048, 256 to
 //      8192). Larger frames get a slab of their own ("huge", capacity 1).
-//   2. Each thread caches free blocks per class in a singly linked list threaded through the
-//      blocks, and owns a "bump" slab per class from which fresh blocks are cut. Allocation
-//      and free touch only thread-local state: no atomics, no locks, no malloc.
-//   3. A block freed on another thread simply joins that thread's cache (ownership
-//      migrates). A cache holds a current list and at most one full reserve batch; when the
-//      current list reaches the batch size it becomes the reserve and an older reserve goes
-//      to the class's central stack of batches (a mutex; O(1): a batch is a whole list). An empty cache takes its
-//      reserve, else a central batch, before cutting new blocks. So a producer/consumer pair recycles blocks instead of
-//      growing without bound.
-//   4. When a thread exits, its caches and bump slabs go to the central lists.
+//   2. Each thread caches free blocks per class in two magazines (Bonwick's magazine
+//      allocator): arrays of block pointers. Allocation pops from the loaded magazine and a
+//      free pushes onto it, touching only thread-local state: no atomics, no locks, no malloc.
+//      A block's memory is not read to find the next free block (a free list threaded
+//      through the blocks makes every allocation wait on the previous cold block).
+//   3. The loaded magazine empty: swap it with the second if that one has blocks, else trade
+//      it at the class's depot (a mutex) for one with blocks; with none there, cut a fresh
+//      block from the thread's "bump" slab. The loaded magazine full: swap it with the second
+//      if that one is empty, else hand the second (full) to the depot and take an empty one.
+//      So a thread always holds between 0 and 2 magazines of blocks, every depot trade moves
+//      a whole magazine in O(1), and a block freed on another thread simply joins that
+//      thread's magazines (ownership migrates): a producer/consumer pair recycles blocks
+//      through the depot instead of growing without bound. Magazines themselves come from
+//      the depot's stock of empty ones; only a new high-water mark allocates one.
+//   4. When a thread exits, its magazines and bump slabs go to the depot.
 //   5. Every slab is registered (registry_lock). A freed block gets frame_layout::free_mark
 //      in its mode byte; a live frame holds its promise's mode there. run()'s shutdown walks
 //      every block ever cut and destroys the live roots. (Rejected: a tag byte per block in
@@ -20,11 +25,13 @@
 //   Slabs are carved from 2 MiB mappings and are never returned to the OS (huge ones are).
 //
 // Rejected: a lock-free remote-free stack per owner (Go's, mimalloc's): cheaper for
-// cross-thread frees, but needs an atomic per free and delays reuse; the batch handoff above
-// does one lock per half-cache. A registry of live tasks (linked list per worker): it costs
+// cross-thread frees, but needs an atomic per free and delays reuse; the magazine handoff
+// above does one lock per magazine. Free lists threaded through the blocks (weft's first
+// version): O(1) batch moves too, but allocating many frames whose blocks had left the
+// cache chased one cold pointer after another. A registry of live tasks (linked list per worker): it costs
 // two synchronized list operations per spawn; the tag walk costs nothing on the spawn path.
 //
-// Lock order: central[c].lock and registry_lock are leaves; neither is held while taking
+// Lock order: depot(c).lock and registry().lock are leaves; neither is held while taking
 // the other.
 #include "mem/frame_pool.hpp"
 
@@ -86,26 +93,12 @@ constexpr std::uint32_t cache_limit(std::size_t c) {
     return frame_classes::batch_limits[c];
 }
 
-// Free-list links live in the first word of a free block (poisoned under ASan otherwise).
-void* read_link(void* block) noexcept {
-    WEFT_UNPOISON(block, sizeof(void*));
-    void* next;
-    std::memcpy(&next, block, sizeof next);
-    WEFT_POISON(block, sizeof(void*));
-    return next;
-}
-void write_link(void* block, void* next) noexcept {
-    WEFT_UNPOISON(block, sizeof(void*));
-    std::memcpy(block, &next, sizeof next);
-    WEFT_POISON(block, sizeof(void*));
-}
-
-using batch = frame_batch;
-
-struct central_list {
+// A class's shared stock of magazines.
+struct depot_state {
     std::mutex lock;
-    std::vector<batch> batches;  // full batches from caches; guarded by lock
-    std::vector<slab*> partial;  // slabs with uncut blocks, from exited threads; guarded by lock
+    std::vector<frame_magazine*> stocked;  // magazines holding blocks; guarded by lock
+    std::vector<frame_magazine*> empty;    // magazines holding none; guarded by lock
+    std::vector<slab*> partial;            // slabs with uncut blocks, from exited threads; guarded by lock
 };
 
 struct registry_state {
@@ -116,9 +109,9 @@ struct registry_state {
 };
 
 // Function-local statics: usable from other static initializers and thread exits.
-central_list& central(std::size_t c) {
-    static std::array<central_list, class_count>* lists = new std::array<central_list, class_count>();
-    return (*lists)[c];
+depot_state& depot(std::size_t c) {
+    static std::array<depot_state, class_count>* depots = new std::array<depot_state, class_count>();
+    return (*depots)[c];
 }
 registry_state& registry() {
     static registry_state* r = new registry_state();
@@ -217,61 +210,88 @@ std::vector<slab*>* g_deferred_unmaps = nullptr;
     ::munmap(s, s->mapped_bytes);
 }
 
-[[gnu::noinline, gnu::cold]] void push_central(std::size_t c, const batch& b) {
-    if (b.count == 0) return;
-    auto& list = central(c);
-    std::lock_guard guard(list.lock);
-    list.batches.push_back(b);
-}
-
 void flush_thread_cache() noexcept;
 struct thread_exit_flusher {
     ~thread_exit_flusher() { flush_thread_cache(); }
 };
-
-void* pop_block(batch& b) noexcept {
-    void* block = b.head;
-    b.head = read_link(block);
-    --b.count;
-    return block;
+// Makes sure this thread's magazines go to the depot when it exits.
+void flush_at_thread_exit() noexcept {
+    static thread_local thread_exit_flusher flusher;
+    (void)flusher;
 }
 
-// Slow path: the current list of class c is empty.
+frame_magazine* new_magazine(std::size_t c) {
+    const std::uint32_t capacity = cache_limit(c);
+    void* raw = ::operator new(sizeof(frame_magazine) + std::size_t{capacity} * sizeof(void*));
+    auto* m = static_cast<frame_magazine*>(raw);
+    m->count = 0;
+    m->capacity = capacity;
+    m->slots = reinterpret_cast<void**>(m + 1);
+    return m;
+}
+
+// Slow path of allocation: the loaded magazine of class c is empty (or absent).
 [[gnu::noinline, gnu::cold]] void* refill(std::size_t c) {
-    static thread_local thread_exit_flusher flusher;  // registers the flush at thread exit
-    (void)flusher;
+    flush_at_thread_exit();
     class_cache& cache = t_frame_cache.classes[c];
-    if (cache.reserve.count) {
-        cache.current = std::exchange(cache.reserve, batch{});
-        return pop_block(cache.current);
+    if (cache.previous && cache.previous->count) {
+        std::swap(cache.loaded, cache.previous);
+        return cache.loaded->slots[--cache.loaded->count];
     }
     {
-        auto& list = central(c);
-        std::lock_guard guard(list.lock);
-        if (!list.batches.empty()) {
-            cache.current = list.batches.back();
-            list.batches.pop_back();
-        } else if ((!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) && !list.partial.empty()) {
-            bump_of(cache) = list.partial.back();
-            list.partial.pop_back();
+        depot_state& d = depot(c);
+        std::lock_guard guard(d.lock);
+        if (!d.stocked.empty()) {
+            // Trade: the empty second magazine goes back, the empty loaded one becomes the
+            // second, a stocked one is loaded.
+            if (cache.previous) d.empty.push_back(cache.previous);
+            cache.previous = cache.loaded;
+            cache.loaded = d.stocked.back();
+            d.stocked.pop_back();
+        } else if ((!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) && !d.partial.empty()) {
+            bump_of(cache) = d.partial.back();
+            d.partial.pop_back();
         }
     }
-    if (cache.current.count) return pop_block(cache.current);
+    if (cache.loaded && cache.loaded->count) return cache.loaded->slots[--cache.loaded->count];
     if (!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) bump_of(cache) = new_slab(c);
     slab* s = bump_of(cache);
     return s->data + std::size_t{s->bumped++} * s->block_size;
 }
 
+// Slow path of free: the loaded magazine of class c is full (or absent). Leaves room in it.
+[[gnu::noinline, gnu::cold]] void make_room(std::size_t c) {
+    flush_at_thread_exit();
+    class_cache& cache = t_frame_cache.classes[c];
+    if (cache.loaded && cache.previous && cache.previous->count == 0) {
+        std::swap(cache.loaded, cache.previous);
+        return;
+    }
+    frame_magazine* fresh = nullptr;
+    {
+        depot_state& d = depot(c);
+        std::lock_guard guard(d.lock);
+        if (frame_magazine* second = std::exchange(cache.previous, nullptr))
+            (second->count ? d.stocked : d.empty).push_back(second);  // full, in practice
+        if (!d.empty.empty()) {
+            fresh = d.empty.back();
+            d.empty.pop_back();
+        }
+    }
+    if (!fresh) fresh = new_magazine(c);  // a new high-water mark (or the thread's first)
+    cache.previous = cache.loaded;
+    cache.loaded = fresh;
+}
+
 void flush_thread_cache() noexcept {
     for (std::size_t c = 0; c < class_count; ++c) {
         class_cache& cache = t_frame_cache.classes[c];
-        push_central(c, std::exchange(cache.current, batch{}));
-        push_central(c, std::exchange(cache.reserve, batch{}));
-        if (bump_of(cache) && bump_of(cache)->bumped < bump_of(cache)->capacity) {
-            auto& list = central(c);
-            std::lock_guard guard(list.lock);
-            list.partial.push_back(bump_of(cache));
+        depot_state& d = depot(c);
+        std::lock_guard guard(d.lock);
+        for (frame_magazine* m : {std::exchange(cache.loaded, nullptr), std::exchange(cache.previous, nullptr)}) {
+            if (m) (m->count ? d.stocked : d.empty).push_back(m);
         }
+        if (bump_of(cache) && bump_of(cache)->bumped < bump_of(cache)->capacity) d.partial.push_back(bump_of(cache));
         bump_of(cache) = nullptr;
     }
 }
@@ -283,8 +303,8 @@ constinit thread_local frame_thread_cache t_frame_cache{};
 void* frame_alloc_slow(std::size_t n) {
     if (n > max_small) return huge_alloc(n);
     const std::size_t c = class_of(n);
-    batch& current = t_frame_cache.classes[c].current;
-    void* block = current.count ? pop_block(current) : refill(c);
+    frame_magazine* m = t_frame_cache.classes[c].loaded;
+    void* block = m && m->count ? m->slots[--m->count] : refill(c);
     WEFT_UNPOISON(block, n);
     return block;
 }
@@ -294,14 +314,12 @@ void frame_free_slow(void* frame, std::size_t n) noexcept {
     if (n > max_small) return huge_free(frame);
     const std::size_t c = class_of(n);
     WEFT_POISON(frame, size_of_class(c));
-    class_cache& cache = t_frame_cache.classes[c];
-    if (cache.current.count == cache_limit(c)) {
-        push_central(c, std::exchange(cache.reserve, std::exchange(cache.current, batch{})));
+    frame_magazine* m = t_frame_cache.classes[c].loaded;
+    if (!m || m->count == m->capacity) {
+        make_room(c);  // frame_free_slow is noexcept: out of memory for a magazine terminates
+        m = t_frame_cache.classes[c].loaded;
     }
-    batch& current = cache.current;
-    write_link(frame, current.head);
-    ++current.count;
-    current.head = frame;
+    m->slots[m->count++] = frame;
 }
 
 std::size_t frame_last_request() noexcept {

@@ -6,7 +6,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define WEFT_DETAIL_ASAN 1
@@ -39,7 +38,7 @@ constexpr std::size_t size_of(std::size_t c) noexcept {
 static_assert(class_of(16) == 0 && class_of(512) == 31 && class_of(513) == 32 && class_of(2048) == 55);
 static_assert(class_of(2049) == 56 && class_of(8192) == 79 && size_of(79) == 8192);
 
-// Blocks per batch: about 64 KiB of blocks, at least 16, at most 1024 (a cache holds two).
+// Blocks per magazine: about 64 KiB of blocks, at least 16, at most 1024.
 inline constexpr auto batch_limits = [] {
     std::array<std::uint32_t, count> limits{};
     for (std::size_t c = 0; c < count; ++c) {
@@ -50,20 +49,24 @@ inline constexpr auto batch_limits = [] {
 }();
 }  // namespace frame_classes
 
-struct frame_batch {
-    void* head = nullptr;  // free blocks linked through their first word
-    std::uint32_t count = 0;
+// A magazine: an array of free blocks of one class (Bonwick's magazine allocator). Taking a
+// block reads the array, not the block, so a run of allocations never waits for one cold
+// block to learn where the next one is (a free list threaded through the blocks does).
+struct frame_magazine {
+    std::uint32_t count;     // blocks held, in slots[0, count)
+    std::uint32_t capacity;  // frame_classes::batch_limits of its class
+    void** slots;            // the array, allocated right after this header
 };
 struct frame_class_cache {
-    frame_batch current;   // allocation pops and frees push here
-    frame_batch reserve;   // a full batch kept back before going central
-    void* bump = nullptr;  // the slab fresh blocks are cut from (frame_pool.cpp)
+    frame_magazine* loaded = nullptr;    // allocation pops and frees push here
+    frame_magazine* previous = nullptr;  // the second magazine (full or empty), or null
+    void* bump = nullptr;                // the slab fresh blocks are cut from (frame_pool.cpp)
 };
 struct frame_thread_cache {
     frame_class_cache classes[frame_classes::count];
     std::size_t last_request;
 };
-// Zero-initialized and trivially destructible: no TLS guard on access.
+// Constant-initialized and trivially destructible: no TLS guard on access.
 extern constinit thread_local frame_thread_cache t_frame_cache;
 
 void* frame_alloc_slow(std::size_t size);

@@ -13,7 +13,6 @@
 #include <atomic>
 #include <coroutine>
 #include <cstddef>
-#include <cstring>
 #include <cstdint>
 #include <exception>
 
@@ -191,16 +190,8 @@ inline void* frame_alloc(std::size_t size) {
     t_frame_cache.last_request = size;
     if constexpr (!WEFT_DETAIL_ASAN) {
         if (size <= frame_classes::max_small) {
-            frame_batch& free = t_frame_cache.classes[frame_classes::class_of(size)].current;
-            if (free.count) {
-                void* block = free.head;
-                std::memcpy(&free.head, block, sizeof(void*));
-                --free.count;
-                // The next allocation reads the next block's link: start that (often
-                // cache-missing) load now, so a run of spawns does not chase pointers.
-                __builtin_prefetch(free.head, 1);
-                return block;
-            }
+            frame_magazine* m = t_frame_cache.classes[frame_classes::class_of(size)].loaded;
+            if (m && m->count) return m->slots[--m->count];
         }
     }
     return frame_alloc_slow(size);
@@ -209,13 +200,10 @@ inline void* frame_alloc(std::size_t size) {
 inline void frame_free(void* frame, std::size_t size) noexcept {
     if constexpr (!WEFT_DETAIL_ASAN) {
         if (size <= frame_classes::max_small) {
-            const std::size_t c = frame_classes::class_of(size);
-            frame_batch& free = t_frame_cache.classes[c].current;
-            if (free.count != frame_classes::batch_limits[c]) {
+            frame_magazine* m = t_frame_cache.classes[frame_classes::class_of(size)].loaded;
+            if (m && m->count != m->capacity) {
                 static_cast<unsigned char*>(frame)[frame_layout::mode_offset()] = frame_layout::free_mark;
-                std::memcpy(frame, &free.head, sizeof(void*));
-                free.head = frame;
-                ++free.count;
+                m->slots[m->count++] = frame;
                 return;
             }
         }
