@@ -36,6 +36,8 @@
 #include "sched/futex.hpp"
 #include "sched/runtime.hpp"
 
+#include <weft/detail/spin_lock.hpp>
+
 #include <chrono>
 #include <thread>
 #include <utility>
@@ -50,11 +52,6 @@ constexpr auto spin_window = std::chrono::microseconds(50);
 // `pause` instructions between two search rounds while spinning (~1-4 us on current x86).
 constexpr int pauses_per_round = 64;
 
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
 }  // namespace
 
 worker::worker(runtime& rt, unsigned index) noexcept : rt_(rt), index_(index), rng_(0x9e3779b9u * (index + 1)) {}

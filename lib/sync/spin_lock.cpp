@@ -14,12 +14,6 @@
 namespace weft::detail {
 namespace {
 
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 constexpr unsigned first_backoff = 4;        // pauses after the first failed attempt
 constexpr unsigned max_backoff = 128;        // pauses between attempts at most
 constexpr unsigned spins_before_yield = 64;  // attempts before yielding the thread

@@ -10,6 +10,7 @@
 //     suspended frames, resumed by it), never the group: the group may be destroyed by then.
 //   - A waiter that finds the counter zero while `waking` is set spins until it clears, so a
 //     waiter that returns from wait() knows no add() still touches the group.
+#include <weft/detail/spin_lock.hpp>
 #include <weft/wait_group.hpp>
 
 #include <stdexcept>
@@ -24,18 +25,13 @@ constexpr std::int64_t counter_of(std::int64_t state) {
     return state >> 2;
 }
 
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
 }  // namespace
 
 void wait_group::lock_list() noexcept {
     // acquire: pairs with unlock_list's release; makes the list as the last holder left it.
     while (list_lock_.exchange(true, std::memory_order_acquire)) {
         while (list_lock_.load(std::memory_order_relaxed))
-            cpu_relax();
+            detail::cpu_relax();
     }
 }
 
@@ -48,7 +44,7 @@ void wait_group::wait_while_waking() const noexcept {
     // acquire: pairs with release_waiters' final fetch_and; after it the group is quiescent.
     while (state_.load(std::memory_order_acquire) & waking) {
         if (++spins < 64) {
-            cpu_relax();
+            detail::cpu_relax();
         } else {
             std::this_thread::yield();
         }

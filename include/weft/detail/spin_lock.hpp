@@ -6,6 +6,14 @@
 
 namespace weft::detail {
 
+// One spin-wait step: tells the CPU we are busy-waiting (x86 `pause`), so the sibling
+// hyperthread and the memory system are not flooded while we wait.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 void spin_lock_contended(std::atomic<bool>& locked) noexcept;
 
 class spin_lock {
