@@ -28,16 +28,8 @@ namespace {
 // Go's TestChan runs every check for many capacities; these are the interesting ones.
 constexpr std::size_t capacities[] = {0, 1, 10, 1000};
 
-weft::task<> send_range(weft::send_chan<int> c, int from, int to) {
-    for (int i = from; i < to; ++i)
-        co_await c.send(i);
-}
-
-// Receives until the channel is closed and drained, appending every value to `out`.
-weft::task<> drain_into(weft::recv_chan<int> c, std::vector<int>& out) {
-    while (auto v = co_await c.recv())
-        out.push_back(*v);
-}
+using weft_test::drain_into;  // test_support.hpp
+using weft_test::send_range;
 
 // Go's test/chan/sieve1.go: the numbers 2, 3, 4, ... and a chain of divisibility filters.
 weft::task<> generate(weft::send_chan<int> out) {

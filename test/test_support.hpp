@@ -5,6 +5,7 @@
 // e.g. 0.1) multiplies it; without the variable the scale is 1, or 0.1 in a sanitizer build.
 #pragma once
 
+#include <weft/chan.hpp>
 #include <weft/runtime.hpp>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define WEFT_TEST_SANITIZED 1
@@ -96,5 +98,17 @@ private:
     const char* name_;
     std::optional<std::string> old_;
 };
+
+// Sends from, from+1, ..., to-1 on `c`.
+inline weft::task<> send_range(weft::send_chan<int> c, int from, int to) {
+    for (int i = from; i < to; ++i)
+        co_await c.send(i);
+}
+
+// Receives until the channel is closed and drained, appending every value to `out`.
+inline weft::task<> drain_into(weft::recv_chan<int> c, std::vector<int>& out) {
+    while (auto v = co_await c.recv())
+        out.push_back(*v);
+}
 
 }  // namespace weft_test

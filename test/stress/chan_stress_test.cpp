@@ -48,14 +48,8 @@ std::size_t not_exactly_once(const std::vector<std::vector<int>>& got, std::size
 
 // --- many producers, many consumers ---------------------------------------------------------
 
-weft::task<> send_range(weft::send_chan<int> c, int from, int to) {
-    for (int i = from; i < to; ++i)
-        co_await c.send(i);
-}
-weft::task<> drain_into(weft::recv_chan<int> c, std::vector<int>& out) {
-    while (auto v = co_await c.recv())
-        out.push_back(*v);
-}
+using weft_test::drain_into;  // test_support.hpp
+using weft_test::send_range;
 weft::task<std::size_t> producers_consumers(std::size_t capacity, int per_producer) {
     auto c = weft::make_chan<int>(capacity);
     weft::wait_group producers;
