@@ -89,8 +89,8 @@ using frame_classes::class_of;
 constexpr std::size_t size_of_class(std::size_t c) {
     return frame_classes::size_of(c);
 }
-constexpr std::uint32_t cache_limit(std::size_t c) {
-    return frame_classes::batch_limits[c];
+constexpr std::uint32_t magazine_capacity_of(std::size_t c) {
+    return frame_classes::magazine_capacity[c];
 }
 
 // A class's shared stock of magazines.
@@ -221,7 +221,7 @@ void flush_at_thread_exit() noexcept {
 }
 
 frame_magazine* new_magazine(std::size_t c) {
-    const std::uint32_t capacity = cache_limit(c);
+    const std::uint32_t capacity = magazine_capacity_of(c);
     void* raw = ::operator new(sizeof(frame_magazine) + std::size_t{capacity} * sizeof(void*));
     auto* m = static_cast<frame_magazine*>(raw);
     m->count = 0;

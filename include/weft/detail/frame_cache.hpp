@@ -42,7 +42,7 @@ static_assert(class_of(16) == 0 && class_of(512) == 31 && class_of(513) == 32 &&
 static_assert(class_of(2049) == 56 && class_of(8192) == 79 && size_of(79) == 8192);
 
 // Blocks per magazine: about 64 KiB of blocks, at least 16, at most 1024.
-inline constexpr auto batch_limits = [] {
+inline constexpr auto magazine_capacity = [] {
     std::array<std::uint32_t, count> limits{};
     for (std::size_t c = 0; c < count; ++c) {
         std::size_t n = 64 * 1024 / size_of(c);
@@ -57,7 +57,7 @@ inline constexpr auto batch_limits = [] {
 // block to learn where the next one is (a free list threaded through the blocks does).
 struct frame_magazine {
     std::uint32_t count;     // blocks held, in slots[0, count)
-    std::uint32_t capacity;  // frame_classes::batch_limits of its class
+    std::uint32_t capacity;  // frame_classes::magazine_capacity of its class
     void** slots;            // the array, allocated right after this header
 };
 struct frame_class_cache {
