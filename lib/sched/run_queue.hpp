@@ -69,10 +69,10 @@ public:
         void* task = slots_[tail % capacity].load(std::memory_order_relaxed);
         if (size > 0) {  // thieves stop short of it
             // The tasks after this one are likely next: start loading the frame of the one
-            // `prefetch_distance` pops ahead (its lines may have left the cache).
-            const auto queued = static_cast<std::uint32_t>(size);
-            const std::uint32_t ahead = queued < prefetch_distance ? queued : prefetch_distance;
-            __builtin_prefetch(slots_[(tail - ahead) % capacity].load(std::memory_order_relaxed));
+            // `prefetch_distance` pops ahead (its lines may have left the cache; the tasks
+            // pushed last, nearer the tail, are still warm).
+            if (static_cast<std::uint32_t>(size) >= prefetch_distance)
+                __builtin_prefetch(slots_[(tail - prefetch_distance) % capacity].load(std::memory_order_relaxed));
             return std::coroutine_handle<>::from_address(task);
         }
         // The last task: thieves may be after it too; one CAS on head decides.

@@ -138,18 +138,20 @@ wake_batch* wake_batch::current() noexcept {
 }
 
 void start_root(std::coroutine_handle<> root) {
+    // On a worker (the common case) the runtime is running and not shutting down: the
+    // shutdown starts only after every worker has left its loop and cleared t_worker.
+    if (worker* w = t_worker) [[likely]] {
+        w->count_started();
+        w->schedule_spawned(root);
+        return;
+    }
     if (shutting_down()) {
         root.destroy();  // a destructor started a task during shutdown: it never runs
         return;
     }
-    if (!t_worker && !g_runtime.load(std::memory_order_acquire)) {
+    if (!g_runtime.load(std::memory_order_acquire)) {
         root.destroy();
         throw std::logic_error("weft: go/spawn called with no runtime running (call it inside weft::run)");
-    }
-    if (worker* w = t_worker) {
-        w->count_started();
-        w->schedule_spawned(root);
-        return;
     }
     g_external_live.fetch_add(1, std::memory_order_relaxed);
     schedule(root);

@@ -10,10 +10,6 @@
 
 namespace weft::detail {
 
-void destroy_root(std::coroutine_handle<> frame) noexcept {
-    frame.destroy();
-}
-
 void finish_root(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept {
     std::exception_ptr error = std::move(escaped);  // the frame (and `escaped`) is about to go
     destroy_root(frame);

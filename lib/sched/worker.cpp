@@ -54,7 +54,8 @@ constexpr int pauses_per_round = 64;
 
 }  // namespace
 
-worker::worker(runtime& rt, unsigned index) noexcept : rt_(rt), index_(index), rng_(0x9e3779b9u * (index + 1)) {}
+worker::worker(runtime& rt, unsigned index) noexcept
+    : rt_(rt), idle_(rt.idle()), index_(index), rng_(0x9e3779b9u * (index + 1)) {}
 
 std::uint32_t worker::random() noexcept {
     // xorshift32: victim selection only.
@@ -64,48 +65,58 @@ std::uint32_t worker::random() noexcept {
     return rng_;
 }
 
-void worker::push_stealable(std::coroutine_handle<> task) noexcept {
-    while (!queue_.push(task)) {
+void worker::push_overflowing(std::coroutine_handle<> task) noexcept {
+    do {
         void* half[run_queue::capacity / 2];
         if (queue_.take_half(half)) rt_.inject().push_batch(half, run_queue::capacity / 2);
-    }
-    rt_.idle().notify_one();
+    } while (!queue_.push(task));
 }
 
-void worker::schedule_spawned(std::coroutine_handle<> task) noexcept {
-    push_stealable(task);
-}
-
-void worker::schedule_next(std::coroutine_handle<> task) noexcept {
-    if (lifo_) push_stealable(lifo_);
-    lifo_ = task;
-}
-
+// The common case inline: no periodic tick due, then the LIFO slot or the newest queued task.
 std::coroutine_handle<> worker::next_local() noexcept {
-    if (--timer_countdown_ == 0) {
-        timer_countdown_ = timer_interval;
-        fire_timers(false);
-    }
-    if (--fairness_countdown_ == 0) {
-        fairness_countdown_ = inject_interval;
-        // Fairness: the oldest global task, else the oldest local one, goes first.
-        if (auto task = rt_.inject().pop()) return task;
-        if (auto task = queue_.pop_oldest()) return task;
+    if (--countdown_ == 0) [[unlikely]] {
+        if (auto task = on_periodic_tick()) return task;
     }
     if (lifo_) {
         if (lifo_streak_ < max_lifo_streak) {
             ++lifo_streak_;
             return std::exchange(lifo_, {});
         }
-        // The streak is spent: one queued task runs before the LIFO task runs again.
-        lifo_streak_ = 0;
-        if (auto task = queue_.pop_newest()) return task;
-        if (auto task = rt_.inject().pop()) return task;
-        lifo_streak_ = 1;  // nothing waits behind it: the streak starves nobody
-        return std::exchange(lifo_, {});
+        return next_after_lifo_streak();
     }
     lifo_streak_ = 0;
     if (auto task = queue_.pop_newest()) return task;
+    return next_from_inject();
+}
+
+// Steps 1 and the timer check: one countdown covers both intervals, so the hot path pays a
+// single decrement.
+std::coroutine_handle<> worker::on_periodic_tick() noexcept {
+    ticks_ += countdown_span_;
+    const auto to_timer = static_cast<std::uint32_t>(timer_interval - ticks_ % timer_interval);
+    const auto to_fairness = static_cast<std::uint32_t>(inject_interval - ticks_ % inject_interval);
+    countdown_span_ = std::min(to_timer, to_fairness);
+    countdown_ = countdown_span_;
+    if (to_timer == timer_interval) fire_timers(false);
+    if (to_fairness == inject_interval) {
+        // Fairness: the oldest global task, else the oldest local one, goes first.
+        if (auto task = rt_.inject().pop()) return task;
+        if (auto task = queue_.pop_oldest()) return task;
+    }
+    return {};
+}
+
+// The LIFO streak is spent: one queued task runs before the LIFO task runs again.
+std::coroutine_handle<> worker::next_after_lifo_streak() noexcept {
+    lifo_streak_ = 0;
+    if (auto task = queue_.pop_newest()) return task;
+    if (auto task = rt_.inject().pop()) return task;
+    lifo_streak_ = 1;  // nothing waits behind it: the streak starves nobody
+    return std::exchange(lifo_, {});
+}
+
+std::coroutine_handle<> worker::next_from_inject() noexcept {
+    if (rt_.inject().empty()) return {};
     const std::size_t share = rt_.inject().size() / rt_.size() + 1;
     return rt_.inject().pop_into(queue_, std::min<std::size_t>(share, run_queue::capacity / 2));
 }

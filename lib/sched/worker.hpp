@@ -2,6 +2,7 @@
 // injection queue and its victims' queues (see worker.cpp for the loop and its rules).
 #pragma once
 
+#include "sched/idle.hpp"
 #include "sched/run_queue.hpp"
 
 #include <atomic>
@@ -20,9 +21,12 @@ public:
     void run() noexcept;
 
     // Owner thread only: a task woken by the running task; it runs next (LIFO slot).
-    void schedule_next(std::coroutine_handle<> task) noexcept;
+    void schedule_next(std::coroutine_handle<> task) noexcept {
+        if (lifo_) push_stealable(lifo_);
+        lifo_ = task;
+    }
     // Owner thread only: a task just spawned; it goes to the stealable run queue.
-    void schedule_spawned(std::coroutine_handle<> task) noexcept;
+    void schedule_spawned(std::coroutine_handle<> task) noexcept { push_stealable(task); }
 
     // Parking (used by idle_set under its lock, and by the wake-up side).
     // Both under idle_set's lock, so a wake-up always belongs to the current park.
@@ -57,7 +61,17 @@ public:
 
 private:
     std::coroutine_handle<> next_local() noexcept;
-    void push_stealable(std::coroutine_handle<> task) noexcept;
+    std::coroutine_handle<> on_periodic_tick() noexcept;
+    std::coroutine_handle<> next_after_lifo_streak() noexcept;
+    std::coroutine_handle<> next_from_inject() noexcept;
+    // The hot path of every spawn and of every LIFO displacement: inline, with the overflow
+    // (a full queue) out of line.
+    void push_stealable(std::coroutine_handle<> task) noexcept {
+        if (!queue_.push(task)) [[unlikely]]
+            push_overflowing(task);
+        idle_.notify_one();
+    }
+    void push_overflowing(std::coroutine_handle<> task) noexcept;
     std::coroutine_handle<> steal() noexcept;
     std::coroutine_handle<> search() noexcept;
     std::coroutine_handle<> spin() noexcept;
@@ -67,12 +81,14 @@ private:
     std::uint32_t random() noexcept;
 
     runtime& rt_;
+    idle_set& idle_;  // rt_.idle(), read on every spawn
     const unsigned index_;
     run_queue queue_;
-    std::coroutine_handle<> lifo_;          // owner only
-    std::uint32_t lifo_streak_ = 0;         // owner only: consecutive LIFO runs
-    std::uint32_t timer_countdown_ = 1;     // owner only: tasks until the next timer check
-    std::uint32_t fairness_countdown_ = 1;  // owner only: tasks until the next fairness pop
+    std::coroutine_handle<> lifo_;       // owner only
+    std::uint32_t lifo_streak_ = 0;      // owner only: consecutive LIFO runs
+    std::uint32_t countdown_ = 1;        // owner only: tasks until the next periodic tick
+    std::uint32_t countdown_span_ = 1;   // owner only: what countdown_ was last set to
+    std::uint64_t ticks_ = 0;            // owner only: tasks taken, counted at periodic ticks
     std::uint32_t rng_;                     // owner only
     bool searching_ = false;                // owner only: counted as a searcher in idle_set
     // Futex word: 0 while parked, 1 once woken. Written by the waker (release), read by the

@@ -54,7 +54,9 @@ class promise_base;
 // exception as a panic, destroys the frame, then releases the wait_group.
 void finish_root(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept;
 // Destroys a root frame (its block then carries the frame pool's free mark).
-void destroy_root(std::coroutine_handle<> frame) noexcept;
+inline void destroy_root(std::coroutine_handle<> frame) noexcept {
+    frame.destroy();
+}
 // Called when a root (detached or joinable) reaches its final suspend point.
 void note_root_finished() noexcept;
 
