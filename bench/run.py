@@ -7,6 +7,8 @@ Usually started by ./run-benchmarks, which builds build-bench/ first. By hand:
 Each program prints `bench <workload> <runtime> <figure> <unit>` lines and exits non-zero when its
 own check fails. A program that fails, prints nothing or runs past its timeout shows FAILED in
 every row it feeds; a program whose binary does not exist (not built yet) shows "n/a (not built yet)".
+Before the first program and right before each weft program it runs the machine probe
+(bench/machine_c2c.cpp, under a second) and shows its figure in each row's "c2c ns" column.
 Python 3 standard library only.
 """
 
@@ -27,6 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIMES = ("weft", "go", "threads")
 COLUMN = {"weft": "weft", "go": "Go", "threads": "std::thread"}
+PROBE = "machine_c2c"  # bench/machine_c2c.cpp: the cache-line round trip between the two cores, in ns
+PROBE_TIMEOUT = 30  # seconds; it takes under one
+C2C_SENTENCE = ("c2c: a cache-line round trip between the two workers' cores measured just before the row's program "
+                "ran (bench/machine_c2c.cpp); about 60 ns when the VM's two vCPUs sit on near cores and about 300 ns "
+                "when they sit on far ones; cross-core figures move with it.")
 
 
 class Program:
@@ -101,6 +108,7 @@ DESCRIPTIONS = """\
 - **OS threads while they are parked**: the `Threads:` line of /proc/self/status with everything parked (weft's main thread is worker 0).
 - **frame size**: what weft's frame pool was asked for by a minimal `go` task and by a task parked in `wait_group::wait` (weft only).
 - **ping-pong, select, channel throughput, sleepers, timers, context cancel, skynet with channels, parked in recv/select**: see the first line of each program (`bench/chan_*.cpp`, `bench/time_*.cpp`, `bench/ctx_cancel.cpp`) and its Go twin.
+- **c2c ns**: `bench/machine_c2c.cpp` (no weft): two unpinned threads bounce one 64-byte cache line, 200,000 round trips a sample (a sample stops at 80 ms), median of 9 samples (3 with `--quick`). It runs once before the first program (the header's figure) and right before each weft program (the column; that program's Go and std::thread twins run right after it). The hypervisor moves the two vCPUs between near and far host cores every few seconds to minutes, so the figure is bimodal, and so are the rows that pass work between the two workers (ping-pong, select, fib_fork, skynet, skynet with channels): compare such rows between runs only at similar c2c figures. Figures far above 300 ns mean the machine was busy (the probe's two threads had to share a CPU).
 - Times are the median of several repetitions after a warm-up. Ratio columns divide weft's figure by the other's (1/N: weft's is N times smaller): below 1 means weft takes less time or memory (for "how many can exist", "speedup" and channel throughput in Mitems/s, higher is better)."""
 
 
@@ -279,12 +287,38 @@ def plan_jobs(present, bench_dir, go_binaries, notes):
     return jobs
 
 
-def run_jobs(jobs, args, notes):
-    """Runs each job with a progress line. Returns figures {(workload, runtime): (value, unit)}
-    and status {(program, runtime): "ok" | "FAILED" | "FAILED (timeout)"}."""
-    figures, status = {}, {}
+def run_probe(probe, args, notes):
+    """Runs the machine probe; returns its cell: the round trip in ns, "n/a" when it is not built, or "FAILED"."""
+    if not probe.exists():
+        return "n/a"
+    result, out, err, _ = run_program([str(probe)] + (["--quick"] if args.quick else []), PROBE_TIMEOUT)
+    for line in out.splitlines():
+        parts = line.split()
+        if result == "ok" and len(parts) == 5 and parts[:3] == ["bench", "c2c_round_trip", "machine"]:
+            try:
+                return format_number(float(parts[3]))
+            except ValueError:
+                pass
+    tail = " / ".join(err.strip().splitlines()[-3:])
+    notes.append(f"{PROBE} FAILED: {result if result != 'ok' else 'no figure printed'}" + (f": {tail}" if tail else ""))
+    return "FAILED"
+
+
+def with_ns(cell):
+    """A probe cell for prose: "63.1 ns", or "n/a" / "FAILED" as they are."""
+    return cell + " ns" if cell[:1].isdigit() else cell
+
+
+def run_jobs(jobs, args, notes, probe):
+    """Runs each job with a progress line, and the probe right before each weft job. Returns figures
+    {(workload, runtime): (value, unit)}, status {(program, runtime): "ok" | "FAILED" | "FAILED (timeout)"}
+    and c2c {program: the probe's cell taken just before its weft job}."""
+    figures, status, c2c = {}, {}, {}
     for i, (prog, runtime, cmd) in enumerate(jobs, 1):
         print(f"[{i}/{len(jobs)}] {prog.name} ({COLUMN[runtime]}) ...", end="", flush=True)
+        if runtime == "weft":
+            c2c[prog.name] = run_probe(probe, args, notes)
+            print(f" c2c {with_ns(c2c[prog.name])},", end="", flush=True)
         if cmd is None:
             status[(prog.name, runtime)] = "FAILED"
             print(" FAILED (build)", flush=True)
@@ -314,11 +348,12 @@ def run_jobs(jobs, args, notes):
             reason = f"timed out after {timeout:g} s" if result == "timeout" else result
             notes.append(f"{prog.name} ({COLUMN[runtime]}) FAILED: {reason}" + (f": {tail}" if tail else ""))
             print(f" {seconds:.1f} s FAILED ({reason})", flush=True)
-    return figures, status
+    return figures, status, c2c
 
 
-def build_table(selected, present, figures, status, go_missing):
-    """The table's rows (lists of cells) and the chart's series."""
+def build_table(selected, present, figures, status, go_missing, c2c):
+    """The table's rows (lists of cells, the last one the probe's figure taken before the row's program)
+    and the chart's series."""
     programs = {p.name: p for p in PROGRAMS}
     rows, chart = [], []
     for workload, label, prog_name, default_unit in ROWS:
@@ -328,7 +363,7 @@ def build_table(selected, present, figures, status, go_missing):
         units = [figures[(workload, rt)][1] for rt in RUNTIMES if (workload, rt) in figures]
         unit = short_unit(units[0]) if units else default_unit
         if prog not in present:
-            rows.append([label, "n/a (not built yet)", "", "", "", ""])
+            rows.append([label, "n/a (not built yet)", "", "", "", "", ""])
             continue
         cells, values, capped = [], {}, set()
         for runtime in RUNTIMES:
@@ -353,6 +388,7 @@ def build_table(selected, present, figures, status, go_missing):
         for other in ("go", "threads"):
             a, b = values.get("weft"), values.get(other)
             cells.append(format_ratio(a / b) if a is not None and b and other not in capped else "")
+        cells.append(c2c.get(prog_name, "n/a"))
         rows.append([f"{label} ({unit})" if unit else label] + cells)
         if values:
             chart.append((label, unit, values, capped))
@@ -390,11 +426,22 @@ def main():
         go_binaries = build_go_twins(go, [p for p in present if p.go], build / "bench-go")
         print(f" {time.monotonic() - t0:.1f} s", flush=True)
 
+    probe = bench_dir / PROBE
+    if not probe.exists():
+        notes.append(f"{probe} is not built: the c2c column shows n/a (ninja -C {build} bench/{PROBE}).")
+    c2c_start = "n/a"
+    if present:
+        print("c2c probe ...", end="", flush=True)
+        c2c_start = run_probe(probe, args, notes)
+        print(f" {with_ns(c2c_start)}", flush=True)
+
     jobs = plan_jobs(present, bench_dir, go_binaries, notes)
-    figures, status = run_jobs(jobs, args, notes)
-    rows, chart = build_table(selected, present, figures, status, go_missing=go is None)
-    table = render_table(["workload", "weft", "Go", "std::thread", "weft/Go", "weft/threads"], rows)
+    figures, status, c2c = run_jobs(jobs, args, notes, probe)
+    rows, chart = build_table(selected, present, figures, status, go_missing=go is None, c2c=c2c)
+    table = render_table(["workload", "weft", "Go", "std::thread", "weft/Go", "weft/threads", "c2c ns"], rows)
     elapsed = time.monotonic() - started
+    print()
+    print(C2C_SENTENCE)
     print()
     print(table)
     if notes:
@@ -403,12 +450,13 @@ def main():
     print(f"\n{len(jobs)} programs in {elapsed:.0f} s")
 
     summary = {"figures": {f"{w} {r}": v for (w, r), v in figures.items()},
-               "status": {f"{p} {r}": s for (p, r), s in status.items()}}
+               "status": {f"{p} {r}": s for (p, r), s in status.items()},
+               "c2c_ns": dict(c2c, before_first_program=c2c_start)}
     (build / "bench-results.json").write_text(json.dumps(summary, indent=1) + "\n")
     if args.only and not args.write_docs:
         print("(--only: docs/benchmarks.md not rewritten)")
     else:
-        write_docs(build, table, notes, chart, command, go_version, args.quick, elapsed)
+        write_docs(build, table, notes, chart, command, go_version, args.quick, elapsed, c2c_start)
     return 1 if any(s.startswith("FAILED") for s in status.values()) else 0
 
 
@@ -433,7 +481,7 @@ def machine_facts(build):
     return cpu, os.cpu_count(), usable, compiler, libc
 
 
-def write_docs(build, table, notes, chart, command, go_version, quick, elapsed):
+def write_docs(build, table, notes, chart, command, go_version, quick, elapsed, c2c_start):
     cpu, cores, usable, compiler, libc = machine_facts(build)
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     docs = ROOT / "docs"
@@ -452,8 +500,11 @@ def write_docs(build, table, notes, chart, command, go_version, quick, elapsed):
         f"- Go: {go_version or 'not installed (column skipped)'}",
         f"- Command: `{command}`" + (" (quick mode: fewer repetitions and threads)" if quick else ""),
         f"- Whole run: {elapsed:.0f} s",
+        f"- Cache-line round trip between the two cores before the first program: {with_ns(c2c_start)}",
         "",
         "![weft vs Go vs std::thread](benchmarks.svg)",
+        "",
+        C2C_SENTENCE,
         "",
         table,
         "",

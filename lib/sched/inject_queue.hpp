@@ -39,11 +39,14 @@ public:
 private:
     void grow();  // requires lock_
 
-    std::mutex lock_;                                     // protects ring_, head_, count_; a leaf lock
+    // lock_ and size_ each start a cache line. Workers read size_ every 61 tasks (fairness)
+    // and whenever their queue runs dry; with lock_, ring_ and size_ packed together that
+    // load took ~2% of fib_fork's samples on 2 workers (perf), and none once separated.
+    alignas(64) std::mutex lock_;                         // protects ring_, head_, count_; a leaf lock
     std::vector<void*> ring_ = std::vector<void*>(1024);  // guarded by lock_
     std::size_t head_ = 0;                                // guarded by lock_
     std::size_t count_ = 0;                               // guarded by lock_
-    std::atomic<std::size_t> size_{0};                    // == count_, written under lock_, read without it
+    alignas(64) std::atomic<std::size_t> size_{0};        // == count_, written under lock_, read without it
 };
 
 }  // namespace weft::detail
