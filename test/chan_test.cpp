@@ -10,15 +10,18 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -426,6 +429,60 @@ TEST_SUITE("chan") {
             },
             std::ref(live));
         CHECK(live.load() == 0);
+    }
+
+    TEST_CASE("channels that outlive run() keep working: the shutdown walk leaves channel states alone") {
+        // Channel states come from the object pool, not the frame pool whose slabs run()'s
+        // shutdown walks for leftover tasks: a state read as a frame would be "destroyed".
+        // Capacities 1 and 2 are the values of task_mode::detached and ::joinable.
+        std::vector<weft::chan<int>> kept;
+        for (std::size_t capacity : {0u, 1u, 2u, 3u})
+            kept.push_back(weft::make_chan<int>(capacity));
+        weft::run(
+            weft::options{.workers = 2},
+            [](std::vector<weft::chan<int>>& channels) -> weft::task<> {
+                for (auto& c : channels)  // a task parked on each when run returns
+                    weft::go([](weft::chan<int> ch) -> weft::task<> { co_await ch.recv(); }, c);
+                for (int i = 0; i < 100; ++i)  // and channels made and dropped inside run
+                    weft::make_chan<int>(static_cast<std::size_t>(i % 4)).close();
+                co_await pause_for(10ms);
+            },
+            std::ref(kept));
+        for (std::size_t i = 1; i < kept.size(); ++i) {
+            CHECK(kept[i].capacity() == i);
+            CHECK(kept[i].try_send(static_cast<int>(i)));
+            CHECK(kept[i].try_recv() == std::optional<int>{static_cast<int>(i)});
+        }
+        CHECK_FALSE(kept[0].try_send(0));  // unbuffered, and its parked receiver is gone
+    }
+
+    TEST_CASE("the object pool hands out aligned blocks, reuses freed ones, and takes blocks freed on other threads") {
+        using weft::detail::object_alloc;
+        using weft::detail::object_free;
+        for (std::size_t size : {64u, 128u, 192u, 640u, 4096u, 8192u, 16384u}) {
+            void* a = object_alloc(size);
+            CHECK(reinterpret_cast<std::uintptr_t>(a) % weft::detail::object_alignment == 0);
+            object_free(a, size);
+        }
+        // Thread A allocates, thread B frees: B's magazines take the blocks; A allocates more.
+        std::vector<void*> blocks;
+        std::thread producer([&blocks] {
+            for (int i = 0; i < 5000; ++i)
+                blocks.push_back(object_alloc(128));
+        });
+        producer.join();
+        std::thread consumer([&blocks] {
+            for (void* b : blocks)
+                object_free(b, 128);
+        });
+        consumer.join();
+        std::vector<void*> again;
+        for (int i = 0; i < 5000; ++i)
+            again.push_back(object_alloc(128));
+        std::sort(again.begin(), again.end());
+        CHECK(std::adjacent_find(again.begin(), again.end()) == again.end());  // no block twice
+        for (void* b : again)
+            object_free(b, 128);
     }
 
     TEST_CASE("buffered values are destroyed with the channel's last handle") {

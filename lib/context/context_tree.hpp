@@ -17,6 +17,7 @@
 #include <weft/chan.hpp>
 #include <weft/context.hpp>
 #include <weft/detail/context_node.hpp>
+#include <weft/detail/frame_cache.hpp>
 #include <weft/detail/spin_lock.hpp>
 #include <weft/detail/timer_state.hpp>
 
@@ -39,6 +40,11 @@ public:
     context_node(const context_node&) = delete;
     context_node& operator=(const context_node&) = delete;
     virtual ~context_node() = default;
+
+    // Nodes come from the object pool (frame_cache.hpp), not malloc. The virtual destructor
+    // passes the most derived type's size to the sized delete.
+    static void* operator new(std::size_t size) { return object_alloc(size); }
+    static void operator delete(void* node, std::size_t size) noexcept { object_free(node, size); }
 
     void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
     // Takes a reference only if the node is not already being destroyed.

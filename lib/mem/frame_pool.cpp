@@ -23,6 +23,9 @@
 //      every block ever cut and destroys the live roots. (Rejected: a tag byte per block in
 //      the slab header: two workers freeing neighbouring blocks write the same cache line.)
 //   Slabs are carved from 2 MiB mappings and are never returned to the OS (huge ones are).
+//   6. Small runtime objects that are not frames (channel states) come from a second,
+//      identical pool (pool_kind::objects): its own thread caches and depots, and slabs
+//      marked as holding objects, which the shutdown walk skips. Its blocks carry no mark.
 //
 // Rejected: a lock-free remote-free stack per owner (Go's, mimalloc's): cheaper for
 // cross-thread frees, but needs an atomic per free and delays reuse; the magazine handoff
@@ -74,12 +77,16 @@ constexpr std::size_t chunk_bytes = 2 * 1024 * 1024;
 using frame_classes::max_small;
 constexpr std::size_t class_count = frame_classes::count;
 
+enum class pool_kind : std::uint8_t { frames, objects };
+constexpr std::size_t kind_count = 2;
+
 struct slab {
     std::uint32_t block_size;
     std::uint32_t capacity;
     std::uint32_t bumped;       // blocks cut so far; written by the slab's current owner thread
     std::uint32_t index_magic;  // ceil(2^32 / block_size): offset -> index without a division
     std::size_t mapped_bytes;   // huge slabs: the mapping's length; 0 for pooled slabs
+    pool_kind kind;             // objects' slabs are skipped by the shutdown walk
     slab* prev;                 // registry links, guarded by registry_lock
     slab* next;
     unsigned char* data;
@@ -109,9 +116,9 @@ struct registry_state {
 };
 
 // Function-local statics: usable from other static initializers and thread exits.
-depot_state& depot(std::size_t c) {
-    static std::array<depot_state, class_count>* depots = new std::array<depot_state, class_count>();
-    return (*depots)[c];
+depot_state& depot(pool_kind kind, std::size_t c) {
+    static auto* depots = new std::array<std::array<depot_state, class_count>, kind_count>();
+    return (*depots)[static_cast<std::size_t>(kind)][c];
 }
 registry_state& registry() {
     static registry_state* r = new registry_state();
@@ -141,7 +148,7 @@ void register_slab(registry_state& r, slab* s) {  // requires r.lock
     r.head = s;
 }
 
-void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::size_t mapped) {
+void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::size_t mapped, pool_kind kind) {
     const std::size_t data_offset = (sizeof(slab) + 63) & ~std::size_t{63};
     const std::size_t cap = (total_bytes - data_offset) / block_size;
     s->block_size = static_cast<std::uint32_t>(block_size);
@@ -149,11 +156,12 @@ void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::si
     s->bumped = 0;
     s->index_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + block_size - 1) / block_size);
     s->mapped_bytes = mapped;
+    s->kind = kind;
     s->data = reinterpret_cast<unsigned char*>(s) + data_offset;
     WEFT_POISON(s->data, cap * block_size);
 }
 
-[[gnu::noinline, gnu::cold]] slab* new_slab(std::size_t c) {
+[[gnu::noinline, gnu::cold]] slab* new_slab(pool_kind kind, std::size_t c) {
     auto& r = registry();
     std::lock_guard guard(r.lock);
     if (r.chunk_cursor == r.chunk_end) {
@@ -162,7 +170,7 @@ void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::si
     }
     auto* s = reinterpret_cast<slab*>(r.chunk_cursor);
     r.chunk_cursor += slab_bytes;
-    init_slab(s, size_of_class(c), slab_bytes, 0);
+    init_slab(s, size_of_class(c), slab_bytes, 0, kind);
     register_slab(r, s);
     return s;
 }
@@ -173,7 +181,7 @@ slab* slab_of(void* frame) noexcept {
 [[gnu::noinline, gnu::cold]] void* huge_alloc(std::size_t n) {
     std::size_t total = (n + sizeof(slab) + 1 + 127 + slab_bytes - 1) & ~(slab_bytes - 1);
     auto* s = static_cast<slab*>(map_aligned(total));
-    init_slab(s, n, total, total);
+    init_slab(s, n, total, total, pool_kind::frames);
     s->capacity = 1;
     s->bumped = 1;
     auto& r = registry();
@@ -210,9 +218,12 @@ std::vector<slab*>* g_deferred_unmaps = nullptr;
     ::munmap(s, s->mapped_bytes);
 }
 
-void flush_thread_cache() noexcept;
+void flush_thread_cache(pool_kind kind, frame_thread_cache& thread_cache) noexcept;
 struct thread_exit_flusher {
-    ~thread_exit_flusher() { flush_thread_cache(); }
+    ~thread_exit_flusher() {
+        flush_thread_cache(pool_kind::frames, t_frame_cache);
+        flush_thread_cache(pool_kind::objects, t_object_cache);
+    }
 };
 // Makes sure this thread's magazines go to the depot when it exits.
 void flush_at_thread_exit() noexcept {
@@ -231,15 +242,15 @@ frame_magazine* new_magazine(std::size_t c) {
 }
 
 // Slow path of allocation: the loaded magazine of class c is empty (or absent).
-[[gnu::noinline, gnu::cold]] void* refill(std::size_t c) {
+[[gnu::noinline, gnu::cold]] void* refill(pool_kind kind, frame_thread_cache& thread_cache, std::size_t c) {
     flush_at_thread_exit();
-    class_cache& cache = t_frame_cache.classes[c];
+    class_cache& cache = thread_cache.classes[c];
     if (cache.previous && cache.previous->count) {
         std::swap(cache.loaded, cache.previous);
         return cache.loaded->slots[--cache.loaded->count];
     }
     {
-        depot_state& d = depot(c);
+        depot_state& d = depot(kind, c);
         std::lock_guard guard(d.lock);
         if (!d.stocked.empty()) {
             // Trade: the empty second magazine goes back, the empty loaded one becomes the
@@ -254,22 +265,22 @@ frame_magazine* new_magazine(std::size_t c) {
         }
     }
     if (cache.loaded && cache.loaded->count) return cache.loaded->slots[--cache.loaded->count];
-    if (!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) bump_of(cache) = new_slab(c);
+    if (!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) bump_of(cache) = new_slab(kind, c);
     slab* s = bump_of(cache);
     return s->data + std::size_t{s->bumped++} * s->block_size;
 }
 
 // Slow path of free: the loaded magazine of class c is full (or absent). Leaves room in it.
-[[gnu::noinline, gnu::cold]] void make_room(std::size_t c) {
+[[gnu::noinline, gnu::cold]] void make_room(pool_kind kind, frame_thread_cache& thread_cache, std::size_t c) {
     flush_at_thread_exit();
-    class_cache& cache = t_frame_cache.classes[c];
+    class_cache& cache = thread_cache.classes[c];
     if (cache.loaded && cache.previous && cache.previous->count == 0) {
         std::swap(cache.loaded, cache.previous);
         return;
     }
     frame_magazine* fresh = nullptr;
     {
-        depot_state& d = depot(c);
+        depot_state& d = depot(kind, c);
         std::lock_guard guard(d.lock);
         if (frame_magazine* second = std::exchange(cache.previous, nullptr))
             (second->count ? d.stocked : d.empty).push_back(second);  // full, in practice
@@ -283,10 +294,10 @@ frame_magazine* new_magazine(std::size_t c) {
     cache.loaded = fresh;
 }
 
-void flush_thread_cache() noexcept {
+void flush_thread_cache(pool_kind kind, frame_thread_cache& thread_cache) noexcept {
     for (std::size_t c = 0; c < class_count; ++c) {
-        class_cache& cache = t_frame_cache.classes[c];
-        depot_state& d = depot(c);
+        class_cache& cache = thread_cache.classes[c];
+        depot_state& d = depot(kind, c);
         std::lock_guard guard(d.lock);
         for (frame_magazine* m : {std::exchange(cache.loaded, nullptr), std::exchange(cache.previous, nullptr)}) {
             if (m) (m->count ? d.stocked : d.empty).push_back(m);
@@ -296,30 +307,50 @@ void flush_thread_cache() noexcept {
     }
 }
 
+// The common slow paths of both pools, for sizes up to max_small.
+void* pooled_alloc_slow(pool_kind kind, frame_thread_cache& thread_cache, std::size_t n) {
+    const std::size_t c = class_of(n);
+    frame_magazine* m = thread_cache.classes[c].loaded;
+    void* block = m && m->count ? m->slots[--m->count] : refill(kind, thread_cache, c);
+    WEFT_UNPOISON(block, n);
+    return block;
+}
+
+void pooled_free_slow(pool_kind kind, frame_thread_cache& thread_cache, void* block, std::size_t n) noexcept {
+    const std::size_t c = class_of(n);
+    WEFT_POISON(block, size_of_class(c));
+    frame_magazine* m = thread_cache.classes[c].loaded;
+    if (!m || m->count == m->capacity) {
+        make_room(kind, thread_cache, c);  // noexcept: out of memory for a magazine terminates
+        m = thread_cache.classes[c].loaded;
+    }
+    m->slots[m->count++] = block;
+}
+
 }  // namespace
 
 constinit thread_local frame_thread_cache t_frame_cache{};
+constinit thread_local frame_thread_cache t_object_cache{};
 
 void* frame_alloc_slow(std::size_t n) {
     if (n > max_small) return huge_alloc(n);
-    const std::size_t c = class_of(n);
-    frame_magazine* m = t_frame_cache.classes[c].loaded;
-    void* block = m && m->count ? m->slots[--m->count] : refill(c);
-    WEFT_UNPOISON(block, n);
-    return block;
+    return pooled_alloc_slow(pool_kind::frames, t_frame_cache, n);
 }
 
 void frame_free_slow(void* frame, std::size_t n) noexcept {
     static_cast<unsigned char*>(frame)[frame_layout::mode_offset()] = frame_layout::free_mark;
     if (n > max_small) return huge_free(frame);
-    const std::size_t c = class_of(n);
-    WEFT_POISON(frame, size_of_class(c));
-    frame_magazine* m = t_frame_cache.classes[c].loaded;
-    if (!m || m->count == m->capacity) {
-        make_room(c);  // frame_free_slow is noexcept: out of memory for a magazine terminates
-        m = t_frame_cache.classes[c].loaded;
-    }
-    m->slots[m->count++] = frame;
+    pooled_free_slow(pool_kind::frames, t_frame_cache, frame, n);
+}
+
+void* object_alloc_slow(std::size_t n) {
+    if (n > max_small) return ::operator new(n, std::align_val_t{object_alignment});
+    return pooled_alloc_slow(pool_kind::objects, t_object_cache, n);
+}
+
+void object_free_slow(void* object, std::size_t n) noexcept {
+    if (n > max_small) return ::operator delete(object, std::align_val_t{object_alignment});
+    pooled_free_slow(pool_kind::objects, t_object_cache, object, n);
 }
 
 std::size_t frame_last_request() noexcept {
@@ -340,6 +371,7 @@ std::size_t frame_destroy_all_roots() noexcept {
     const std::size_t at = frame_layout::mode_offset();
     std::size_t destroyed = 0;
     for (slab* s : slabs) {
+        if (s->kind != pool_kind::frames) continue;
         const std::uint32_t bumped = s->bumped;
         for (std::uint32_t i = 0; i < bumped; ++i) {
             unsigned char* block = s->data + std::size_t{i} * s->block_size;

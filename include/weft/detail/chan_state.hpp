@@ -12,6 +12,7 @@
 //     unlinked it with a successful claim (close, or the matching operation).
 #pragma once
 
+#include <weft/detail/frame_cache.hpp>
 #include <weft/detail/spin_lock.hpp>
 
 #include <atomic>
@@ -115,6 +116,14 @@ public:
     chan_base(const chan_base&) = delete;
     chan_base& operator=(const chan_base&) = delete;
 
+    // States come from the object pool (frame_cache.hpp), not malloc: a program that makes a
+    // channel per request or per task (Go's habit) pays a few instructions for it. Only the
+    // sized form exists, so deleting a chan_state<T> passes its own size.
+    static void* operator new(std::size_t size, std::align_val_t) { return object_alloc(size); }
+    static void operator delete(void* state, std::size_t size, std::align_val_t) noexcept {
+        object_free(state, size);
+    }
+
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
     // True when this was the last reference (the caller deletes the state).
     bool drop_ref() noexcept {
@@ -166,6 +175,8 @@ inline constexpr bool counted_only = std::is_empty_v<T> && std::is_trivially_def
 
 template <class T>
 class chan_state final : public chan_base {
+    static_assert(alignof(chan_base) == object_alignment);  // so every object block is aligned
+
 public:
     explicit chan_state(std::size_t capacity) : chan_base(capacity) {
         if constexpr (!counted_only<T>) {

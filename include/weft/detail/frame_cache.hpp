@@ -71,10 +71,53 @@ struct frame_thread_cache {
 };
 // Constant-initialized and trivially destructible: no TLS guard on access.
 extern constinit thread_local frame_thread_cache t_frame_cache;
+// The same structure for the object pool (channel states): see object_alloc below.
+extern constinit thread_local frame_thread_cache t_object_cache;
 
 void* frame_alloc_slow(std::size_t size);
 // The size of the last frame allocated on this thread (benchmarks report frame sizes).
 std::size_t frame_last_request() noexcept;
 void frame_free_slow(void* frame, std::size_t size) noexcept;
+
+// Takes a block of `size` bytes from `cache`'s loaded magazine, or null if it is empty.
+inline void* magazine_take(frame_thread_cache& cache, std::size_t size) noexcept {
+    frame_magazine* m = cache.classes[frame_classes::class_of(size)].loaded;
+    if (!m || !m->count) return nullptr;
+    // A run of allocations writes blocks whose lines may have left the cache: start
+    // fetching the block `prefetch_distance` allocations ahead now.
+    if (m->count > frame_classes::prefetch_distance)
+        __builtin_prefetch(m->slots[m->count - 1 - frame_classes::prefetch_distance], 1);
+    return m->slots[--m->count];
+}
+// Puts `block` into `cache`'s loaded magazine; false if it is full (or absent).
+inline bool magazine_put(frame_thread_cache& cache, void* block, std::size_t size) noexcept {
+    frame_magazine* m = cache.classes[frame_classes::class_of(size)].loaded;
+    if (!m || m->count == m->capacity) return false;
+    m->slots[m->count++] = block;
+    return true;
+}
+
+// The object pool: the frame pool's size classes and magazines for runtime objects that are
+// not coroutine frames (channel states), so that making a channel does not call malloc.
+// Blocks are aligned to `object_alignment` when `size` is a multiple of it (every size
+// class is a multiple of 64 when the request is), and to 16 otherwise. Any thread; a block
+// may be freed on another thread than the one that allocated it.
+inline constexpr std::size_t object_alignment = 64;
+void* object_alloc_slow(std::size_t size);
+void object_free_slow(void* object, std::size_t size) noexcept;
+
+inline void* object_alloc(std::size_t size) {
+    if constexpr (!WEFT_DETAIL_ASAN) {
+        if (size <= frame_classes::max_small)
+            if (void* block = magazine_take(t_object_cache, size)) return block;
+    }
+    return object_alloc_slow(size);
+}
+inline void object_free(void* object, std::size_t size) noexcept {
+    if constexpr (!WEFT_DETAIL_ASAN) {
+        if (size <= frame_classes::max_small && magazine_put(t_object_cache, object, size)) return;
+    }
+    object_free_slow(object, size);
+}
 
 }  // namespace weft::detail

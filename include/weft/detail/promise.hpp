@@ -191,16 +191,8 @@ struct frame_layout {
 inline void* frame_alloc(std::size_t size) {
     t_frame_cache.last_request = size;
     if constexpr (!WEFT_DETAIL_ASAN) {
-        if (size <= frame_classes::max_small) {
-            frame_magazine* m = t_frame_cache.classes[frame_classes::class_of(size)].loaded;
-            if (m && m->count) {
-                // A run of spawns writes frames whose lines may have left the cache: start
-                // fetching the block `prefetch_distance` allocations ahead now.
-                if (m->count > frame_classes::prefetch_distance)
-                    __builtin_prefetch(m->slots[m->count - 1 - frame_classes::prefetch_distance], 1);
-                return m->slots[--m->count];
-            }
-        }
+        if (size <= frame_classes::max_small)
+            if (void* block = magazine_take(t_frame_cache, size)) return block;
     }
     return frame_alloc_slow(size);
 }
@@ -208,12 +200,8 @@ inline void* frame_alloc(std::size_t size) {
 inline void frame_free(void* frame, std::size_t size) noexcept {
     if constexpr (!WEFT_DETAIL_ASAN) {
         if (size <= frame_classes::max_small) {
-            frame_magazine* m = t_frame_cache.classes[frame_classes::class_of(size)].loaded;
-            if (m && m->count != m->capacity) {
-                static_cast<unsigned char*>(frame)[frame_layout::mode_offset()] = frame_layout::free_mark;
-                m->slots[m->count++] = frame;
-                return;
-            }
+            static_cast<unsigned char*>(frame)[frame_layout::mode_offset()] = frame_layout::free_mark;
+            if (magazine_put(t_frame_cache, frame, size)) return;
         }
     }
     frame_free_slow(frame, size);

@@ -15,6 +15,7 @@
 // Lock order: lock_ before a shard's lock and before the channel's lock.
 #pragma once
 
+#include <weft/detail/frame_cache.hpp>
 #include <weft/detail/spin_lock.hpp>
 #include <weft/detail/timer_node.hpp>
 
@@ -32,6 +33,11 @@ public:
     timer_state(const timer_state&) = delete;
     timer_state& operator=(const timer_state&) = delete;
     virtual ~timer_state() = default;
+
+    // Nodes come from the object pool (frame_cache.hpp), not malloc. The virtual destructor
+    // passes the most derived type's size to the sized delete.
+    static void* operator new(std::size_t size) { return object_alloc(size); }
+    static void operator delete(void* node, std::size_t size) noexcept { object_free(node, size); }
 
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
     void release() noexcept {
