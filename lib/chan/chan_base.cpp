@@ -91,14 +91,4 @@ void throw_close_of_nil() {
     throw channel_closed("close of nil channel");
 }
 
-std::uint32_t fast_random() noexcept {
-    // xorshift64*, seeded per thread from its address: select's poll order only.
-    constinit thread_local std::uint64_t state = 0;
-    if (state == 0) state = reinterpret_cast<std::uintptr_t>(&state) | 1;
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return static_cast<std::uint32_t>((state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
 }  // namespace weft::detail

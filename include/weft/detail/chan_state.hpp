@@ -164,8 +164,19 @@ void wake_one(chan_waiter* w) noexcept;
 
 [[noreturn]] void throw_send_on_closed();
 [[noreturn]] void throw_close_of_nil();
-// A fast per-thread random number (select's poll order).
-std::uint32_t fast_random() noexcept;
+// A fast per-thread random number (select's poll order): xorshift64*, seeded per thread
+// from its state's address.
+inline constinit thread_local std::uint64_t t_fast_random_state = 0;
+inline std::uint32_t fast_random() noexcept {
+    std::uint64_t x = t_fast_random_state;
+    if (x == 0) [[unlikely]]
+        x = reinterpret_cast<std::uintptr_t>(&t_fast_random_state) | 1;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    t_fast_random_state = x;
+    return static_cast<std::uint32_t>((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
 
 enum class send_status : std::uint8_t { sent, would_block, closed };
 

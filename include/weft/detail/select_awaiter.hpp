@@ -11,7 +11,7 @@
 //   5. The first counterpart to claim a node wins the arbiter, completes that case under
 //      its channel's lock, and schedules the task. Counterparts that find a node whose
 //      select was already won unlink it and skip it.
-//   6. On resumption, lock every channel again and withdraw the nodes still queued.
+//   6. On resumption, lock the losing cases' channels and withdraw their nodes still queued.
 #pragma once
 
 #include <weft/detail/chan_state.hpp>
@@ -116,8 +116,11 @@ public:
     result_type await_resume() {
         if (parked_) {
             fired_ = static_cast<std::uint8_t>(arbiter_.winner());
+            // Only the losers' channels: the counterpart that claimed the winner unlinked its
+            // node and filled it under that channel's lock before scheduling us, and the
+            // scheduler's hand-off orders those writes before this resumption.
             channel_list locks;
-            const std::size_t n = sorted_channels(locks);
+            const std::size_t n = sorted_channels_but<true>(locks, fired_);
             lock_all(locks, n);
             std::size_t index = 0;
             for_each_index([&](auto& c) {
@@ -135,18 +138,29 @@ public:
     }
 
 private:
+    // Calls f on every case in order. A fold over an index sequence rather than std::apply:
+    // the helper layers of std::apply were left as calls (clang -O3), one per select phase.
     template <class F>
-    void for_each_index(F&& f) {
-        std::apply([&](auto&... c) { (f(c), ...); }, cases_);
+    [[gnu::always_inline]] void for_each_index(F&& f) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) __attribute__((always_inline)) {
+            (f(std::get<I>(cases_)), ...);
+        }(std::make_index_sequence<count>{});
     }
 
     using channel_list = std::array<chan_base*, count>;
 
-    // The distinct non-nil channels, in address order (the global lock order).
-    std::size_t sorted_channels(channel_list& out) noexcept {
+    // The distinct non-nil channels, in address order (the global lock order); with
+    // Skipping, leaving out the case at `skip` (a channel it shares with another case stays).
+    std::size_t sorted_channels(channel_list& out) noexcept { return sorted_channels_but<false>(out, 0); }
+    template <bool Skipping>
+    std::size_t sorted_channels_but(channel_list& out, std::size_t skip) noexcept {
         std::size_t n = 0;
+        std::size_t index = 0;
         for_each_index([&](auto& c) {
             chan_base* ch = c.channel();
+            if constexpr (Skipping) {
+                if (index++ == skip) return;
+            }
             if (!ch) return;
             std::size_t pos = 0;
             while (pos < n && out[pos] < ch)
