@@ -32,8 +32,9 @@ COLUMN = {"weft": "weft", "go": "Go", "threads": "std::thread"}
 PROBE = "machine_c2c"  # bench/machine_c2c.cpp: the cache-line round trip between the two cores, in ns
 PROBE_TIMEOUT = 30  # seconds; it takes under one
 C2C_SENTENCE = ("c2c: a cache-line round trip between the two workers' cores measured just before the row's program "
-                "ran (bench/machine_c2c.cpp); about 60 ns when the VM's two vCPUs sit on near cores and about 300 ns "
-                "when they sit on far ones; cross-core figures move with it.")
+                "ran (bench/machine_c2c.cpp); about 30 ns or 60-70 ns when the VM's two vCPUs sit on near cores (seen: "
+                "28-36 and 58-73 ns) and about 300 ns when they sit on far ones (305-340 ns); cross-core figures move "
+                "with it.")
 
 
 class Program:
