@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <new>
 #include <cstdint>
 
 namespace weft::detail {
@@ -38,6 +39,11 @@ public:
     // passes the most derived type's size to the sized delete.
     static void* operator new(std::size_t size) { return object_alloc(size); }
     static void operator delete(void* node, std::size_t size) noexcept { object_free(node, size); }
+    // An over-aligned derived type goes to the general heap (pool blocks are 16-aligned).
+    static void* operator new(std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
+    static void operator delete(void* node, std::size_t size, std::align_val_t align) noexcept {
+        ::operator delete(node, size, align);
+    }
 
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
     void release() noexcept {
