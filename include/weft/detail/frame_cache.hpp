@@ -98,7 +98,8 @@ inline bool magazine_put(frame_thread_cache& cache, void* block, std::size_t siz
 }
 
 // The object pool: the frame pool's size classes and magazines for runtime objects that are
-// not coroutine frames (channel states), so that making a channel does not call malloc.
+// not coroutine frames (channel states, context nodes, heap timer states), so that making
+// a channel, a context or a timer does not call malloc.
 // Blocks are aligned to `object_alignment` when `size` is a multiple of it (every size
 // class is a multiple of 64 when the request is), and to 16 otherwise. Any thread; a block
 // may be freed on another thread than the one that allocated it.
