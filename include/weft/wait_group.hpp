@@ -30,7 +30,17 @@ public:
 
     // Adds `delta` (may be negative) to the counter; at zero, releases every waiter.
     void add(std::int64_t delta);
-    void done() { add(-1); }
+    void done() {
+        // Fast path, the counter staying above zero: one CAS, no call. The rest (the
+        // releasing done(), a negative counter) is add()'s.
+        std::int64_t state = state_.load(std::memory_order_relaxed);
+        // acq_rel: as in add() (the work before this done() is published to the waiters).
+        if (state >= 2 * counter_one &&
+            state_.compare_exchange_weak(state, state - counter_one, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed))
+            return;
+        add(-1);
+    }
 
     // The current counter (for tests and diagnostics).
     std::int64_t count() const noexcept;
@@ -76,6 +86,7 @@ private:
     // Written by add()/waiters; read by wait()'s fast path. The acquire/release on it orders
     // the work before each done() before the waiters' resumption.
     std::atomic<std::int64_t> state_{0};
+    static constexpr std::int64_t counter_one = 4;  // the counter's unit in state_
     // Protects waiters_ and each waiter's next_/linked_. Taken by waiters registering, by the
     // done() that releases them, and by shutdown's unlinking. Innermost lock: nothing is
     // acquired while it is held.

@@ -9,8 +9,8 @@
 //      A block's memory is not read to find the next free block (a free list threaded
 //      through the blocks makes every allocation wait on the previous cold block).
 //   3. The loaded magazine empty: swap it with the second if that one has blocks, else trade
-//      it at the class's depot (a mutex) for one with blocks; with none there, cut a fresh
-//      block from the thread's "bump" slab. The loaded magazine full: swap it with the second
+//      it at the class's depot (a mutex) for one with blocks; with none there, fill it with
+//      fresh blocks cut from the thread's "bump" slab. The loaded magazine full: swap it with the second
 //      if that one is empty, else hand the second (full) to the depot and take an empty one.
 //      So a thread always holds between 0 and 2 magazines of blocks, every depot trade moves
 //      a whole magazine in O(1), and a block freed on another thread simply joins that
@@ -259,15 +259,33 @@ frame_magazine* new_magazine(std::size_t c) {
             cache.previous = cache.loaded;
             cache.loaded = d.stocked.back();
             d.stocked.pop_back();
-        } else if ((!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) && !d.partial.empty()) {
-            bump_of(cache) = d.partial.back();
-            d.partial.pop_back();
+        } else {
+            if ((!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) && !d.partial.empty()) {
+                bump_of(cache) = d.partial.back();
+                d.partial.pop_back();
+            }
+            if (!cache.loaded && !d.empty.empty()) {  // the thread's first allocation of class c
+                cache.loaded = d.empty.back();
+                d.empty.pop_back();
+            }
         }
     }
-    if (cache.loaded && cache.loaded->count) return cache.loaded->slots[--cache.loaded->count];
+    frame_magazine* m = cache.loaded;
+    if (m && m->count) return m->slots[--m->count];
+    // Nothing stocked: cut fresh blocks from the bump slab a magazine at a time, so a growing
+    // program locks the depot once per magazine rather than once per block. Blocks cut but
+    // not yet handed out are still zero (fresh pages), which the shutdown walk reads as
+    // "not a root". Nothing touches their memory until they are allocated.
+    if (!m) m = cache.loaded = new_magazine(c);
     if (!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) bump_of(cache) = new_slab(kind, c);
     slab* s = bump_of(cache);
-    return s->data + std::size_t{s->bumped++} * s->block_size;
+    const std::uint32_t n = std::min(m->capacity, s->capacity - s->bumped);
+    // In reverse: the magazine hands out its last slot first, so blocks go out in address order.
+    for (std::uint32_t i = 0; i < n; ++i)
+        m->slots[n - 1 - i] = s->data + std::size_t{s->bumped + i} * s->block_size;
+    s->bumped += n;
+    m->count = n;
+    return m->slots[--m->count];
 }
 
 // Slow path of free: the loaded magazine of class c is full (or absent). Leaves room in it.

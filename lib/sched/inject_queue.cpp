@@ -8,7 +8,7 @@ namespace weft::detail {
 void inject_queue::grow() {
     std::vector<void*> bigger(ring_.size() * 2);
     for (std::size_t i = 0; i < count_; ++i)
-        bigger[i] = ring_[(head_ + i) % ring_.size()];
+        bigger[i] = ring_[slot(i)];
     ring_.swap(bigger);
     head_ = 0;
 }
@@ -23,7 +23,7 @@ void inject_queue::push_batch(void* const* tasks, std::size_t count) {
     while (count_ + count > ring_.size())
         grow();
     for (std::size_t i = 0; i < count; ++i)
-        ring_[(head_ + count_ + i) % ring_.size()] = tasks[i];
+        ring_[slot(count_ + i)] = tasks[i];
     count_ += count;
     size_.store(count_, std::memory_order_relaxed);
 }
@@ -33,7 +33,7 @@ std::coroutine_handle<> inject_queue::pop() noexcept {
     std::lock_guard guard(lock_);
     if (count_ == 0) return {};
     void* task = ring_[head_];
-    head_ = (head_ + 1) % ring_.size();
+    head_ = slot(1);
     --count_;
     size_.store(count_, std::memory_order_relaxed);
     return std::coroutine_handle<>::from_address(task);
@@ -45,11 +45,20 @@ std::coroutine_handle<> inject_queue::pop_into(run_queue& dest, std::size_t max)
     const std::size_t n = std::min(count_, max);
     if (n == 0) return {};
     void* first = ring_[head_];
-    for (std::size_t i = 1; i < n; ++i) {
-        // dest has room for `max - 1` entries by the caller's contract.
-        (void)dest.push(std::coroutine_handle<>::from_address(ring_[(head_ + i) % ring_.size()]));
-    }
-    head_ = (head_ + n) % ring_.size();
+    // The rest go to dest in at most two runs (the ring may wrap); dest has room for
+    // `max - 1` entries by the caller's contract.
+    const std::size_t rest_start = slot(1);
+    const std::size_t rest = n - 1;
+    const std::size_t before_wrap = std::min(rest, ring_.size() - rest_start);
+    dest.push_batch(ring_.data() + rest_start, static_cast<std::uint32_t>(before_wrap));
+    dest.push_batch(ring_.data(), static_cast<std::uint32_t>(rest - before_wrap));
+    // dest pops newest first and prefetches run_queue::prefetch_distance pops ahead; the
+    // frames it will run before that prefetch reaches them are fetched here (tasks that sat
+    // in this queue are usually cold).
+    __builtin_prefetch(first);
+    for (std::size_t i = 1; i <= std::min(rest, std::size_t{run_queue::prefetch_distance}); ++i)
+        __builtin_prefetch(ring_[slot(n - i)]);
+    head_ = slot(n);
     count_ -= n;
     size_.store(count_, std::memory_order_relaxed);
     return std::coroutine_handle<>::from_address(first);

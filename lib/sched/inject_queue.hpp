@@ -2,8 +2,9 @@
 // by threads that are not workers, drained by every worker (Go's global run queue).
 //
 // A growable ring under one mutex; `size_` mirrors the length so workers can skip the lock
-// when it is empty. The ring grows by doubling and never shrinks, so a steady state does
-// not allocate.
+// when it is empty. The ring's size is a power of two (indices are masked, not divided: a
+// division per task was ~1 ns of every overflowing spawn); it grows by doubling and never
+// shrinks, so a steady state does not allocate.
 #pragma once
 
 #include "sched/run_queue.hpp"
@@ -38,12 +39,13 @@ public:
 
 private:
     void grow();  // requires lock_
+    std::size_t slot(std::size_t i) const noexcept { return (head_ + i) & (ring_.size() - 1); }  // requires lock_
 
     // lock_ and size_ each start a cache line. Workers read size_ every 61 tasks (fairness)
     // and whenever their queue runs dry; with lock_, ring_ and size_ packed together that
     // load took ~2% of fib_fork's samples on 2 workers (perf), and none once separated.
     alignas(64) std::mutex lock_;                         // protects ring_, head_, count_; a leaf lock
-    std::vector<void*> ring_ = std::vector<void*>(1024);  // guarded by lock_
+    std::vector<void*> ring_ = std::vector<void*>(1024);  // guarded by lock_; size a power of two
     std::size_t head_ = 0;                                // guarded by lock_
     std::size_t count_ = 0;                               // guarded by lock_
     alignas(64) std::atomic<std::size_t> size_{0};        // == count_, written under lock_, read without it

@@ -5,7 +5,7 @@
 // Chase-Lev; head takes and steals follow Go's runqget/runqgrab.
 //
 // Who may call what
-//   owner only:   push, pop_newest, pop_oldest, take_half (the overflow path)
+//   owner only:   push, push_batch, room, pop_newest, pop_oldest, take_half (the overflow path)
 //   any worker:   steal_into (the thief passes its own queue as destination), size
 //
 // Invariants
@@ -52,8 +52,28 @@ public:
         return true;
     }
 
+    // Owner: appends `count` tasks, which the caller knows fit (a batch from the injection
+    // queue into a queue with that much room): one tail store publishes them all.
+    void push_batch(void* const* tasks, std::uint32_t count) noexcept {
+        const std::uint32_t tail = tail_.load(std::memory_order_relaxed);  // only we write it
+        for (std::uint32_t i = 0; i < count; ++i)
+            slots_[(tail + i) % capacity].store(tasks[i], std::memory_order_relaxed);
+        // release: publishes the slots to consumers that acquire tail_.
+        tail_.store(tail + count, std::memory_order_release);
+    }
+    // Owner: how many more tasks fit.
+    std::uint32_t room() const noexcept {
+        // acquire: as in push (slots consumers still read are not counted as free).
+        return capacity - (tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_acquire));
+    }
+
+    // `stealable`: false when the owner is the runtime's only worker. Nobody can steal then,
+    // so pop_newest needs no fence (head_ and tail_ are written by the owner alone).
+    explicit run_queue(bool stealable) noexcept : stealable_(stealable) {}
+
     // Owner: removes the newest task (Chase-Lev pop), or returns a null handle.
     std::coroutine_handle<> pop_newest() noexcept {
+        if (!stealable_) return pop_newest_unshared();
         const std::uint32_t tail = tail_.load(std::memory_order_relaxed) - 1;
         // seq_cst exchange, then seq_cst load: our tail store is ordered before the head load
         // (StoreLoad) against thieves' seq_cst head/tail loads and head CAS. An exchange
@@ -80,6 +100,18 @@ public:
             head_.compare_exchange_strong(head, head + 1, std::memory_order_seq_cst, std::memory_order_relaxed);
         tail_.store(tail + 1, std::memory_order_relaxed);
         return won ? std::coroutine_handle<>::from_address(task) : std::coroutine_handle<>{};
+    }
+
+    // pop_newest when no thief exists: a plain decrement of tail_ (about 5% of a spawn and
+    // run on one worker, bench/sched_spawn_join.cpp, was the locked exchange).
+    std::coroutine_handle<> pop_newest_unshared() noexcept {
+        const std::uint32_t tail = tail_.load(std::memory_order_relaxed);
+        const std::uint32_t head = head_.load(std::memory_order_relaxed);
+        if (tail == head) return {};
+        tail_.store(tail - 1, std::memory_order_relaxed);
+        if (tail - head > prefetch_distance)
+            __builtin_prefetch(slots_[(tail - 1 - prefetch_distance) % capacity].load(std::memory_order_relaxed));
+        return std::coroutine_handle<>::from_address(slots_[(tail - 1) % capacity].load(std::memory_order_relaxed));
     }
 
     // Owner: removes the oldest task, or returns a null handle.
@@ -163,6 +195,7 @@ private:
     // Written only by the owner (and by a thief on its own queue); read by thieves.
     alignas(64) std::atomic<std::uint32_t> tail_{0};
     std::atomic<void*> slots_[capacity] = {};
+    const bool stealable_;  // set at construction: more than one worker
 };
 
 }  // namespace weft::detail

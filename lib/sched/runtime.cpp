@@ -48,7 +48,7 @@ void set_current_worker(worker* w) noexcept {
 runtime::runtime(unsigned workers) : idle_(workers), timers_(workers) {
     workers_.reserve(workers);
     for (unsigned i = 0; i < workers; ++i)
-        workers_.push_back(std::make_unique<worker>(*this, i));
+        workers_.push_back(std::make_unique<worker>(*this, i, workers));
 }
 
 void runtime::stop() noexcept {

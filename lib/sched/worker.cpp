@@ -54,8 +54,8 @@ constexpr int pauses_per_round = 64;
 
 }  // namespace
 
-worker::worker(runtime& rt, unsigned index) noexcept
-    : rt_(rt), idle_(rt.idle()), index_(index), rng_(0x9e3779b9u * (index + 1)) {}
+worker::worker(runtime& rt, unsigned index, unsigned workers) noexcept
+    : rt_(rt), idle_(rt.idle()), index_(index), queue_(workers > 1), rng_(0x9e3779b9u * (index + 1)) {}
 
 std::uint32_t worker::random() noexcept {
     // xorshift32: victim selection only.

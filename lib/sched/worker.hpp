@@ -15,7 +15,8 @@ class runtime;
 
 class worker {
 public:
-    worker(runtime& rt, unsigned index) noexcept;
+    // `workers`: how many the runtime has (with one, nobody steals from this one's queue).
+    worker(runtime& rt, unsigned index, unsigned workers) noexcept;
 
     // Runs tasks until the runtime stops. Called on the worker's own thread.
     void run() noexcept;

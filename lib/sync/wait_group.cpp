@@ -20,7 +20,6 @@ namespace weft {
 namespace {
 constexpr std::int64_t has_waiters = 1;
 constexpr std::int64_t waking = 2;
-constexpr std::int64_t counter_one = 4;
 constexpr std::int64_t counter_of(std::int64_t state) {
     return state >> 2;
 }
