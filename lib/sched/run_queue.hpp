@@ -5,7 +5,7 @@
 // Chase-Lev; head takes and steals follow Go's runqget/runqgrab.
 //
 // Who may call what
-//   owner only:   push, push_batch, room, pop_newest, pop_oldest, take_half (the overflow path)
+//   owner only:   push, push_batch, room, pop_newest, oldest, pop_oldest, take_half (overflow)
 //   any worker:   steal_into (the thief passes its own queue as destination), size
 //
 // Invariants
@@ -112,6 +112,18 @@ public:
         if (tail - head > prefetch_distance)
             __builtin_prefetch(slots_[(tail - 1 - prefetch_distance) % capacity].load(std::memory_order_relaxed));
         return std::coroutine_handle<>::from_address(slots_[(tail - 1) % capacity].load(std::memory_order_relaxed));
+    }
+
+    // Owner: the oldest task and its position (a null task if empty), without removing it.
+    struct oldest_entry {
+        std::uint32_t head = 0;
+        void* task = nullptr;
+    };
+    oldest_entry oldest() const noexcept {
+        // acquire: as in pop_oldest (the slot is not one a consumer already took and we reused).
+        const std::uint32_t head = head_.load(std::memory_order_acquire);
+        if (static_cast<std::int32_t>(tail_.load(std::memory_order_relaxed) - head) <= 0) return {};
+        return {head, slots_[head % capacity].load(std::memory_order_relaxed)};
     }
 
     // Owner: removes the oldest task, or returns a null handle.

@@ -3,8 +3,8 @@
 // The loop, one iteration per task
 //   1. Every 61st tick, take one task from the injection queue first, so tasks queued there
 //      (overflow, other threads) cannot starve behind local work (Go's schedtick % 61).
-//      On the same tick the oldest local task goes first too, so the run queue's LIFO order
-//      (below) cannot starve an old task.
+//      On the same tick, the oldest local task goes first if it has been the oldest for
+//      1 ms, so the run queue's LIFO order (below) cannot starve an old task.
 //   2. The LIFO slot: the task most recently woken by the running task. It runs next for
 //      cache locality (a ping-pong pair stays on one core), at most `max_lifo_streak`
 //      times in a row; then one queued task runs first, so the pair cannot starve the queue.
@@ -47,6 +47,8 @@ namespace {
 constexpr std::uint32_t max_lifo_streak = 3;
 constexpr std::uint32_t inject_interval = 61;
 constexpr std::uint32_t timer_interval = 16;
+// How long the oldest local task may wait behind newer local work (take_starved_oldest).
+constexpr auto starvation_bound = std::chrono::milliseconds(1);
 // How long a searcher that finds nothing keeps looking before it parks.
 constexpr auto spin_window = std::chrono::microseconds(50);
 // `pause` instructions between two search rounds while spinning (~1-4 us on current x86).
@@ -101,9 +103,32 @@ std::coroutine_handle<> worker::on_periodic_tick() noexcept {
     if (to_fairness == inject_interval) {
         // Fairness: the oldest global task, else the oldest local one, goes first.
         if (auto task = rt_.inject().pop()) return task;
-        if (auto task = queue_.pop_oldest()) return task;
+        if (auto task = take_starved_oldest()) return task;
     }
     return {};
+}
+
+// Fairness for the local queue: its oldest task runs first once it has sat at the head for
+// `starvation_bound` (seen at two fairness ticks at least that far apart). Not simply every
+// 61st tick: in fork-join code the oldest entry is the biggest pending subtree, and starting
+// it early breaks the depth-first order, so live frames and the queue grow (fib(30) on 2
+// workers overflowed ~300 times a round, and its median went 25.1 -> 29.7 ms,
+// bench/sched_fib_fork.cpp). The clock is read only when the same task is still oldest.
+std::coroutine_handle<> worker::take_starved_oldest() noexcept {
+    const run_queue::oldest_entry oldest = queue_.oldest();
+    if (oldest.task != oldest_.task || oldest.head != oldest_.head || !oldest.task) {
+        oldest_ = oldest;
+        oldest_since_ = {};  // first seen now: the clock starts at the next tick that sees it
+        return {};
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (oldest_since_ == std::chrono::steady_clock::time_point{}) {
+        oldest_since_ = now;
+        return {};
+    }
+    if (now - oldest_since_ < starvation_bound) return {};
+    oldest_ = {};
+    return queue_.pop_oldest();  // a thief may have taken it meanwhile: then the next oldest
 }
 
 // The LIFO streak is spent: one queued task runs before the LIFO task runs again.

@@ -6,6 +6,7 @@
 #include "sched/run_queue.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 
@@ -65,6 +66,7 @@ private:
     std::coroutine_handle<> on_periodic_tick() noexcept;
     std::coroutine_handle<> next_after_lifo_streak() noexcept;
     std::coroutine_handle<> next_from_inject() noexcept;
+    std::coroutine_handle<> take_starved_oldest() noexcept;
     // The hot path of every spawn and of every LIFO displacement: inline, with the overflow
     // (a full queue) out of line.
     void push_stealable(std::coroutine_handle<> task) noexcept {
@@ -90,6 +92,8 @@ private:
     std::uint32_t countdown_ = 1;        // owner only: tasks until the next periodic tick
     std::uint32_t countdown_span_ = 1;   // owner only: what countdown_ was last set to
     std::uint64_t ticks_ = 0;            // owner only: tasks taken, counted at periodic ticks
+    run_queue::oldest_entry oldest_;        // owner only: the oldest local task at the last fairness tick
+    std::chrono::steady_clock::time_point oldest_since_;  // owner only: when it was seen oldest again
     std::uint32_t rng_;                     // owner only
     bool searching_ = false;                // owner only: counted as a searcher in idle_set
     // Futex word: 0 while parked, 1 once woken. Written by the waker (release), read by the
