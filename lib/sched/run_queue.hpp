@@ -5,7 +5,7 @@
 // Chase-Lev; head takes and steals follow Go's runqget/runqgrab.
 //
 // Who may call what
-//   owner only:   push, push_batch, room, pop_newest, oldest, pop_oldest, take_half (overflow)
+//   owner only:   push, push_batch_reversed, room, pop_newest, oldest, pop_oldest, take_half
 //   any worker:   steal_into (the thief passes its own queue as destination), size
 //
 // Invariants
@@ -52,12 +52,13 @@ public:
         return true;
     }
 
-    // Owner: appends `count` tasks, which the caller knows fit (a batch from the injection
-    // queue into a queue with that much room): one tail store publishes them all.
-    void push_batch(void* const* tasks, std::uint32_t count) noexcept {
+    // Owner: appends `count` tasks in reverse, so that pop_newest returns them in the order
+    // given (a FIFO batch from the injection queue stays FIFO). The caller knows they fit.
+    // One tail store publishes them all.
+    void push_batch_reversed(void* const* tasks, std::uint32_t count) noexcept {
         const std::uint32_t tail = tail_.load(std::memory_order_relaxed);  // only we write it
         for (std::uint32_t i = 0; i < count; ++i)
-            slots_[(tail + i) % capacity].store(tasks[i], std::memory_order_relaxed);
+            slots_[(tail + count - 1 - i) % capacity].store(tasks[i], std::memory_order_relaxed);
         // release: publishes the slots to consumers that acquire tail_.
         tail_.store(tail + count, std::memory_order_release);
     }
