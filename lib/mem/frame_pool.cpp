@@ -10,8 +10,9 @@
 //      through the blocks makes every allocation wait on the previous cold block).
 //   3. The loaded magazine empty: swap it with the second if that one has blocks, else trade
 //      it at the class's depot (a mutex) for one with blocks; with none there, fill it with
-//      fresh blocks cut from the thread's "bump" slab. The loaded magazine full: swap it with the second
-//      if that one is empty, else hand the second (full) to the depot and take an empty one.
+//      fresh blocks cut from the thread's "bump" slab. The loaded magazine full: swap it
+//      with the second if that one is empty, else hand the second (full) to the depot and
+//      take an empty one.
 //      So a thread always holds between 0 and 2 magazines of blocks, every depot trade moves
 //      a whole magazine in O(1), and a block freed on another thread simply joins that
 //      thread's magazines (ownership migrates): a producer/consumer pair recycles blocks

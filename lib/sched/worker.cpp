@@ -111,9 +111,10 @@ std::coroutine_handle<> worker::on_periodic_tick() noexcept {
 // Fairness for the local queue: its oldest task runs first once it has sat at the head for
 // `starvation_bound` (seen at two fairness ticks at least that far apart). Not simply every
 // 61st tick: in fork-join code the oldest entry is the biggest pending subtree, and starting
-// it early breaks the depth-first order, so live frames and the queue grow (fib(30) on 2
-// workers overflowed ~300 times a round, and its median went 25.1 -> 29.7 ms,
-// bench/sched_fib_fork.cpp). The clock is read only when the same task is still oldest.
+// it early breaks the depth-first order, so live frames and the queue grow: with that rule
+// fib(30) on 2 workers overflowed ~300 times a round and took a median 29.7 ms, against
+// 25.1 ms with this one (bench/sched_fib_fork.cpp, the 2-core VM). The clock is read only
+// when the same task is still the oldest.
 std::coroutine_handle<> worker::take_starved_oldest() noexcept {
     const run_queue::oldest_entry oldest = queue_.oldest();
     if (oldest.task != oldest_.task || oldest.head != oldest_.head || !oldest.task) {

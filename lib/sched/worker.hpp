@@ -92,8 +92,10 @@ private:
     std::uint32_t countdown_ = 1;        // owner only: tasks until the next periodic tick
     std::uint32_t countdown_span_ = 1;   // owner only: what countdown_ was last set to
     std::uint64_t ticks_ = 0;            // owner only: tasks taken, counted at periodic ticks
-    run_queue::oldest_entry oldest_;        // owner only: the oldest local task at the last fairness tick
-    std::chrono::steady_clock::time_point oldest_since_;  // owner only: when it was seen oldest again
+    // Owner only: the oldest local task at the last fairness tick, and when a later tick
+    // first saw it still there (take_starved_oldest).
+    run_queue::oldest_entry oldest_;
+    std::chrono::steady_clock::time_point oldest_since_;
     std::uint32_t rng_;                     // owner only
     bool searching_ = false;                // owner only: counted as a searcher in idle_set
     // Futex word: 0 while parked, 1 once woken. Written by the waker (release), read by the

@@ -151,7 +151,11 @@ private:
             }
             case task_mode::detached:
                 note_root_finished();
-                finish_root(self, exception_, group());
+                if (exception_ || group()) {
+                    finish_root(self, exception_, group());
+                } else {
+                    destroy_root(self);  // the common `go` task: nothing to report or release
+                }
                 return std::noop_coroutine();
             case task_mode::joinable:
                 break;
