@@ -15,6 +15,7 @@
 #include "mem/frame_pool.hpp"
 #include "sched/maxprocs.hpp"
 
+#include <weft/detail/promise.hpp>
 #include <weft/runtime.hpp>
 
 #include <stdexcept>
@@ -163,6 +164,18 @@ void note_root_finished() noexcept {
     } else {
         g_external_live.fetch_sub(1, std::memory_order_relaxed);
     }
+}
+
+// Here rather than in task_lifecycle.cpp so that note_root_finished inlines into it: with
+// two calls from on_final, clang stopped inlining on_final into coroutines' resume
+// functions (+4.5% instructions in fib_fork).
+void finish_detached(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept {
+    note_root_finished();
+    if (!escaped && !group) [[likely]] {
+        destroy_root(frame);  // the common `go` task: nothing to report or release
+        return;
+    }
+    finish_root(frame, escaped, group);
 }
 
 void request_stop() noexcept {

@@ -59,6 +59,9 @@ inline void destroy_root(std::coroutine_handle<> frame) noexcept {
 }
 // Called when a root (detached or joinable) reaches its final suspend point.
 void note_root_finished() noexcept;
+// A detached root's whole ending: note_root_finished, then finish_root (one call from
+// on_final, which stays small enough to inline into every coroutine's resume).
+void finish_detached(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept;
 
 class promise_base {
 public:
@@ -150,12 +153,7 @@ private:
                 return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(previous));
             }
             case task_mode::detached:
-                note_root_finished();
-                if (exception_ || group()) {
-                    finish_root(self, exception_, group());
-                } else {
-                    destroy_root(self);  // the common `go` task: nothing to report or release
-                }
+                finish_detached(self, exception_, group());
                 return std::noop_coroutine();
             case task_mode::joinable:
                 break;
