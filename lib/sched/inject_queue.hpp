@@ -39,7 +39,8 @@ public:
 
 private:
     void grow();  // requires lock_
-    std::size_t slot(std::size_t i) const noexcept { return (head_ + i) & (ring_.size() - 1); }  // requires lock_
+    // The ring position of the i-th oldest entry; requires lock_.
+    std::size_t slot(std::size_t i) const noexcept { return (head_ + i) & (ring_.size() - 1); }
 
     // lock_ and size_ each start a cache line. Workers read size_ every 61 tasks (fairness)
     // and whenever their queue runs dry; with lock_, ring_ and size_ packed together that

@@ -87,17 +87,17 @@ private:
     idle_set& idle_;  // rt_.idle(), read on every spawn
     const unsigned index_;
     run_queue queue_;
-    std::coroutine_handle<> lifo_;       // owner only
-    std::uint32_t lifo_streak_ = 0;      // owner only: consecutive LIFO runs
-    std::uint32_t countdown_ = 1;        // owner only: tasks until the next periodic tick
-    std::uint32_t countdown_span_ = 1;   // owner only: what countdown_ was last set to
-    std::uint64_t ticks_ = 0;            // owner only: tasks taken, counted at periodic ticks
+    std::coroutine_handle<> lifo_;      // owner only
+    std::uint32_t lifo_streak_ = 0;     // owner only: consecutive LIFO runs
+    std::uint32_t countdown_ = 1;       // owner only: tasks until the next periodic tick
+    std::uint32_t countdown_span_ = 1;  // owner only: what countdown_ was last set to
+    std::uint64_t ticks_ = 0;           // owner only: tasks taken, counted at periodic ticks
     // Owner only: the oldest local task at the last fairness tick, and when a later tick
     // first saw it still there (take_starved_oldest).
     run_queue::oldest_entry oldest_;
     std::chrono::steady_clock::time_point oldest_since_;
-    std::uint32_t rng_;                     // owner only
-    bool searching_ = false;                // owner only: counted as a searcher in idle_set
+    std::uint32_t rng_;       // owner only
+    bool searching_ = false;  // owner only: counted as a searcher in idle_set
     // Futex word: 0 while parked, 1 once woken. Written by the waker (release), read by the
     // sleeper (acquire) so the wake-up's cause is visible.
     alignas(64) std::atomic<std::uint32_t> wake_word_{0};
