@@ -4,7 +4,6 @@
 
 #include <weft/weft.hpp>
 
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -43,9 +42,5 @@ weft::task<double> series(int reps) {
 
 int main(int argc, char** argv) {
     const auto cfg = bench::parse_args(argc, argv, 9, 3);
-    bench::report(
-        "fib_fork", "weft",
-        weft::run(weft::options{.workers = static_cast<unsigned>(std::getenv("W") ? std::atoi(std::getenv("W")) : 2)},
-                  series, cfg.reps),
-        "ms");
+    bench::report("fib_fork", "weft", weft::run(weft::options{.workers = 2}, series, cfg.reps), "ms");
 }
