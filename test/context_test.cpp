@@ -1543,6 +1543,33 @@ TEST_SUITE("context") {
         CHECK_FALSE(done);
     }
 
+    TEST_CASE("a worker parks with only an unbounded timeout armed, and wakes for the cancel") {
+        // The one worker parks while the only timer armed is the unbounded deadline, whose
+        // wheel slot starts just below the "never" tick: the park's wake-up time must
+        // saturate at time_point::max (it overflowed before: UBSan, signed overflow).
+        for (int round = 0; round < 5; ++round) {
+            const auto [err, ms] =
+                weft::run(weft::options{.workers = 1}, []() -> weft::task<std::pair<std::error_code, double>> {
+                    auto [ctx, cancel] = weft::with_timeout(weft::background(), steady::duration::max());
+                    // A timer firing makes the shard republish its earliest tick from the
+                    // wheel: from then on that is the far slot's start, not the sentinel.
+                    co_await weft::sleep_for(1ms);
+                    const auto start = steady::now();
+                    std::thread canceller([cancel = cancel] {
+                        std::this_thread::sleep_for(20ms);
+                        cancel();
+                    });
+                    const std::error_code e = co_await ctx.wait();
+                    const double waited = ms_since(start);
+                    canceller.join();
+                    co_return std::pair{e, waited};
+                });
+            CHECK(err == weft::errc::canceled);
+            CHECK(ms >= 19.0);
+            CHECK(ms < 10'000.0);
+        }
+    }
+
     // ---- without a runtime ------------------------------------------------------------------
 
     TEST_CASE("cancel contexts and values work outside run(); a timeout needs a runtime (std::logic_error)") {

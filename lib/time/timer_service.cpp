@@ -27,7 +27,12 @@ std::uint64_t timer_service::now_tick(clock::time_point now) const noexcept {
 }
 
 timer_service::clock::time_point timer_service::time_of(std::uint64_t tick) const noexcept {
-    if (tick >= timer_shard::never / 2) return clock::time_point::max();
+    // The wheel reports a far tick rounded down to its slot's start (the "never / 2" of an
+    // unbounded deadline comes back as a tick below it), so saturate at whatever tick the
+    // clock cannot represent, not only at the sentinel: tick * tick_ns must not overflow.
+    const auto room = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::time_point::max() - epoch_).count();
+    if (tick >= timer_shard::never / 2 || tick > static_cast<std::uint64_t>(room / tick_ns))
+        return clock::time_point::max();
     return epoch_ + std::chrono::nanoseconds(static_cast<std::int64_t>(tick) * tick_ns);
 }
 
