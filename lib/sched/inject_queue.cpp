@@ -2,6 +2,7 @@
 #include "sched/inject_queue.hpp"
 
 #include <algorithm>
+#include <mutex>  // std::lock_guard
 
 namespace weft::detail {
 
