@@ -1,5 +1,6 @@
-// Provides spin_lock: a test-and-test-and-set lock for critical sections of a few dozen
-// instructions (channel and wait_group state). Spins with `pause`, then yields the thread.
+// Provides spin_lock: a test-and-test-and-set lock for short critical sections (channel and
+// wait_group state: a few dozen instructions; the injection queue: a copy of at most 128
+// pointers). Spins with `pause`, then yields the thread.
 #pragma once
 
 #include <atomic>
