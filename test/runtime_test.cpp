@@ -363,18 +363,30 @@ TEST_SUITE("runtime") {
     }
 
     TEST_CASE("tasks parked on a wait_group local to the main task are destroyed at shutdown") {
+        // One worker, so that when the main task returns every task that started is fully
+        // parked. With two, a task could still be entering wait() on the other worker while
+        // the group dies: a use of a destroyed object (docs/pitfalls.md, section 1), which
+        // TSan reported here once.
         std::atomic<long> live{0};
+        std::atomic<int> parking{0};
         weft::run(
-            weft::options{.workers = 2},
-            [](std::atomic<long>& l) -> weft::task<> {
+            weft::options{.workers = 1},
+            [](std::atomic<long>& l, std::atomic<int>& p) -> weft::task<> {
                 weft::wait_group never;  // destroyed with the main task, before the parked tasks
                 never.add(1);
-                for (int i = 0; i < 50; ++i)
-                    weft::go(park_forever, weft_test::probe{l}, std::ref(never));
-                for (int i = 0; i < 20; ++i)
+                for (int i = 0; i < 50; ++i) {
+                    weft::go(
+                        [](weft_test::probe, weft::wait_group& n, std::atomic<int>& parked) -> weft::task<> {
+                            parked.fetch_add(1);
+                            co_await n.wait();
+                        },
+                        weft_test::probe{l}, std::ref(never), std::ref(p));
+                }
+                for (int i = 0; i < 1000 && p.load() < 50; ++i)
                     co_await weft::yield();
             },
-            std::ref(live));
+            std::ref(live), std::ref(parking));
+        CHECK(parking.load() == 50);
         CHECK(live.load() == 0);
     }
 
