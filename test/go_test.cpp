@@ -252,6 +252,83 @@ TEST_SUITE("go") {
         CHECK(runs.load() == n);
     }
 
+    TEST_CASE("on one worker, tasks started from another thread run in the order they were started") {
+        // They queue in the injection queue (FIFO); the worker takes them in batches, and its
+        // fairness tick must not run the queue's head ahead of the batch it holds.
+        const std::size_t n = 2000;
+        std::vector<std::size_t> order;
+        order.reserve(n);
+        weft::run(
+            weft::options{.workers = 1},
+            [](std::vector<std::size_t>& ran, std::size_t count) -> weft::task<> {
+                weft::wait_group wg;
+                wg.add(static_cast<std::int64_t>(count));
+                std::atomic<bool> all_started{false};
+                std::thread outsider([&ran, &wg, &all_started, count] {
+                    for (std::size_t i = 0; i < count; ++i) {
+                        weft::go(
+                            [](std::vector<std::size_t>& r, std::size_t k, weft::wait_group& g) -> weft::task<> {
+                                r.push_back(k);  // one worker: no two tasks run at once
+                                g.done();
+                                co_return;
+                            },
+                            std::ref(ran), i, std::ref(wg));
+                    }
+                    all_started.store(true);
+                });
+                while (!all_started.load())  // the only worker stays busy: none of them runs yet
+                    std::this_thread::yield();
+                outsider.join();
+                co_await wg.wait();
+            },
+            std::ref(order), n);
+        REQUIRE(order.size() == n);
+        std::size_t out_of_order = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            if (order[i] != i) ++out_of_order;
+        CHECK(out_of_order == 0);
+    }
+
+    TEST_CASE("on one worker, a task started from another thread is not starved by local spawning") {
+        // A relay where each hop spawns the next keeps the local queue busy forever; the
+        // fairness tick must still take the injection queue's task.
+        struct shared {
+            std::atomic<bool> outsider_ran{false};
+            std::atomic<long> hops{0};
+            weft::wait_group relay_done;
+        };
+        static constexpr long hop_limit = 20'000'000;  // reached only if the outsider's task starves
+        struct relay {
+            static weft::task<> hop(shared& s) {
+                if (s.outsider_ran.load() || s.hops.fetch_add(1) >= hop_limit) {
+                    s.relay_done.done();
+                    co_return;
+                }
+                weft::go(hop, std::ref(s));
+            }
+        };
+        const long hops = weft::run(weft::options{.workers = 1}, []() -> weft::task<long> {
+            shared s;
+            s.relay_done.add(1);
+            weft::go(relay::hop, std::ref(s));
+            std::thread outsider([&s] {
+                while (s.hops.load() < 1000)  // the relay is running
+                    std::this_thread::yield();
+                weft::go(
+                    [](shared& sh) -> weft::task<> {
+                        sh.outsider_ran.store(true);
+                        co_return;
+                    },
+                    std::ref(s));
+            });
+            co_await s.relay_done.wait();
+            outsider.join();
+            co_return s.outsider_ran.load() ? s.hops.load() : -1;
+        });
+        CHECK(hops >= 1000);
+        CHECK(hops < hop_limit);
+    }
+
     TEST_CASE("go nested six levels deep with fanout 5 runs every node and 15625 leaves") {
         std::atomic<long> leaves{0};
         std::atomic<long> nodes{0};

@@ -70,6 +70,7 @@ private:
     // The hot path of every spawn and of every LIFO displacement: inline, with the overflow
     // (a full queue) out of line.
     void push_stealable(std::coroutine_handle<> task) noexcept {
+        queue_is_inject_batch_ = false;
         if (!queue_.push(task)) [[unlikely]]
             push_overflowing(task);
         idle_.notify_one();
@@ -96,6 +97,10 @@ private:
     // first saw it still there (take_starved_oldest).
     run_queue::oldest_entry oldest_;
     std::chrono::steady_clock::time_point oldest_since_;
+    // Owner only: every task in queue_ came, in FIFO order, from one batch of the injection
+    // queue (set when an empty queue is refilled from it; cleared by any other push, and by
+    // a steal). The fairness tick then leaves the injection queue alone (on_periodic_tick).
+    bool queue_is_inject_batch_ = false;
     std::uint32_t rng_;       // owner only
     bool searching_ = false;  // owner only: counted as a searcher in idle_set
     // Futex word: 0 while parked, 1 once woken. Written by the waker (release), read by the
