@@ -290,40 +290,20 @@ TEST_SUITE("go") {
     }
 
     TEST_CASE("on one worker, a task started from another thread is not starved by local spawning") {
-        // A relay where each hop spawns the next keeps the local queue busy forever; the
-        // fairness tick must still take the injection queue's task.
-        struct shared {
-            std::atomic<bool> outsider_ran{false};
-            std::atomic<long> hops{0};
-            weft::wait_group relay_done;
-        };
+        // The relay keeps the local queue busy forever; the fairness tick must still take
+        // the injection queue's task.
         static constexpr long hop_limit = 20'000'000;  // reached only if the outsider's task starves
-        struct relay {
-            static weft::task<> hop(shared& s) {
-                if (s.outsider_ran.load() || s.hops.fetch_add(1) >= hop_limit) {
-                    s.relay_done.done();
-                    co_return;
-                }
-                weft::go(hop, std::ref(s));
-            }
-        };
         const long hops = weft::run(weft::options{.workers = 1}, []() -> weft::task<long> {
-            shared s;
-            s.relay_done.add(1);
-            weft::go(relay::hop, std::ref(s));
-            std::thread outsider([&s] {
-                while (s.hops.load() < 1000)  // the relay is running
+            weft_test::spawn_relay relay{hop_limit};
+            weft::go(weft_test::spawn_relay::hop, std::ref(relay));
+            std::thread outsider([&relay] {
+                while (relay.hops.load() < 1000)  // the relay is running
                     std::this_thread::yield();
-                weft::go(
-                    [](shared& sh) -> weft::task<> {
-                        sh.outsider_ran.store(true);
-                        co_return;
-                    },
-                    std::ref(s));
+                weft::go(weft_test::spawn_relay::rival, std::ref(relay));
             });
-            co_await s.relay_done.wait();
+            co_await relay.finished.wait();
             outsider.join();
-            co_return s.outsider_ran.load() ? s.hops.load() : -1;
+            co_return relay.outcome();
         });
         CHECK(hops >= 1000);
         CHECK(hops < hop_limit);

@@ -298,35 +298,15 @@ TEST_SUITE("runtime") {
     }
 
     TEST_CASE("a queued task is not starved by newer tasks that keep spawning on one worker") {
-        // The local queue runs newest first; without its fairness rule `oldest` would wait
-        // behind the relay forever, since each hop spawns the next before it ends.
-        struct shared {
-            std::atomic<bool> oldest_ran{false};
-            std::atomic<long> hops{0};
-            weft::wait_group relay_done;
-        };
-        static constexpr long hop_limit = 50'000'000;  // reached only if `oldest` starves
-        struct relay {
-            static weft::task<> hop(shared& s) {
-                if (s.oldest_ran.load() || s.hops.fetch_add(1) >= hop_limit) {
-                    s.relay_done.done();
-                    co_return;
-                }
-                weft::go(hop, std::ref(s));
-            }
-        };
+        // The local queue runs newest first; without its fairness rule the rival, queued
+        // first, would wait behind the relay forever.
+        static constexpr long hop_limit = 50'000'000;  // reached only if the rival starves
         const long hops = weft::run(weft::options{.workers = 1}, []() -> weft::task<long> {
-            shared s;
-            s.relay_done.add(1);
-            weft::go(
-                [](shared& sh) -> weft::task<> {
-                    sh.oldest_ran.store(true);
-                    co_return;
-                },
-                std::ref(s));
-            weft::go(relay::hop, std::ref(s));
-            co_await s.relay_done.wait();
-            co_return s.oldest_ran.load() ? s.hops.load() : -1;
+            weft_test::spawn_relay relay{hop_limit};
+            weft::go(weft_test::spawn_relay::rival, std::ref(relay));  // queued first: the oldest
+            weft::go(weft_test::spawn_relay::hop, std::ref(relay));
+            co_await relay.finished.wait();
+            co_return relay.outcome();
         });
         CHECK(hops > 0);  // the relay ran first: newest first
         CHECK(hops < hop_limit);

@@ -6,12 +6,15 @@
 #pragma once
 
 #include <weft/chan.hpp>
+#include <weft/go.hpp>
 #include <weft/runtime.hpp>
+#include <weft/wait_group.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -62,6 +65,32 @@ public:
 
 private:
     std::atomic<long>* live_;
+};
+
+// A relay that keeps one worker's local run queue busy forever: each hop spawns the next
+// before it ends. It stops when `rival` has run (the task a fairness test expects not to
+// starve) or after `hop_limit` hops (the rival starved). Start it with go(hop, std::ref(r)),
+// then co_await r.finished.wait().
+struct spawn_relay {
+    explicit spawn_relay(long limit) : hop_limit(limit) { finished.add(1); }
+    static weft::task<> hop(spawn_relay& r) {
+        if (r.rival_ran.load() || r.hops.fetch_add(1) >= r.hop_limit) {
+            r.finished.done();
+            co_return;
+        }
+        weft::go(hop, std::ref(r));
+    }
+    static weft::task<> rival(spawn_relay& r) {
+        r.rival_ran.store(true);
+        co_return;
+    }
+    // The hops made, or -1 if the rival never ran.
+    long outcome() const { return rival_ran.load() ? hops.load() : -1; }
+
+    const long hop_limit;
+    std::atomic<bool> rival_ran{false};
+    std::atomic<long> hops{0};
+    weft::wait_group finished;
 };
 
 // Installs a panic handler for the scope and restores the previous one after.
