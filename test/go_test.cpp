@@ -170,6 +170,13 @@ weft::task<int> throw_now(std::atomic<bool>& finished) {
     co_return 0;
 }
 
+weft::task<int> probed_throw(std::atomic<bool>& finished, weft_test::probe p) {
+    static_cast<void>(p);
+    finished.store(true);
+    throw test_error("kept by a handle nobody awaits");
+    co_return 0;
+}
+
 // ---- panics ----------------------------------------------------------------------------
 
 weft::task<> panicking(std::string message) {
@@ -516,6 +523,67 @@ TEST_SUITE("go") {
         CHECK(o.before == 11);
         CHECK(o.finished_first);
         CHECK(o.after == 3);
+    }
+
+    TEST_CASE("a join_handle awaited before and after its task threw rethrows the exception") {
+        struct outcome {
+            std::string before = "no exception";
+            std::string after = "no exception";
+            bool finished_first = false;
+        };
+        // One worker makes the order deterministic: the first task throws while its joiner
+        // waits (the exception goes straight to the joiner), the second before anyone joins
+        // (the handle keeps it until it is awaited).
+        const outcome o = weft::run(weft::options{.workers = 1}, []() -> weft::task<outcome> {
+            outcome result;
+            weft::wait_group gate;
+            gate.add(1);
+            auto pending = weft::spawn(gated_throw, std::ref(gate));
+            weft::go(release_after_yields, std::ref(gate), 3);
+            try {
+                static_cast<void>(co_await pending);
+            } catch (const test_error& e) {
+                result.before = e.what();
+            }
+            std::atomic<bool> finished{false};
+            auto failed_already = weft::spawn(throw_now, std::ref(finished));
+            for (int i = 0; i < 10 && !finished.load(); ++i)
+                co_await weft::yield();
+            result.finished_first = finished.load();
+            try {
+                static_cast<void>(co_await failed_already);
+            } catch (const test_error& e) {
+                result.after = e.what();
+            }
+            co_return result;
+        });
+        CHECK(o.before == "nobody collects this");
+        CHECK(o.finished_first);
+        CHECK(o.after == "thrown before anyone joined");
+    }
+
+    TEST_CASE("a spawned task that threw, with its handle still held when run ends, is freed") {
+        // The handle lives in a task parked forever; run's shutdown destroys that task, then
+        // the finished one with its exception (LeakSanitizer checks the exception is freed).
+        std::atomic<long> live{0};
+        weft::run(
+            weft::options{.workers = 1},
+            [](std::atomic<long>& l) -> weft::task<> {
+                std::atomic<bool> finished{false};
+                weft::go(
+                    [](std::atomic<bool>& f, std::atomic<long>& probes) -> weft::task<> {
+                        auto held = weft::spawn(probed_throw, std::ref(f), weft_test::probe{probes});
+                        weft::wait_group never;
+                        never.add(1);
+                        co_await never.wait();
+                    },
+                    std::ref(finished), std::ref(l));
+                for (int i = 0; i < 10 && !finished.load(); ++i)
+                    co_await weft::yield();
+                if (!finished.load() || l.load() != 1) throw test_error("the spawned task did not finish first");
+            },
+            std::ref(live));
+        CHECK(live.load() == 0);
     }
 
     TEST_CASE("awaiting a join_handle twice throws std::logic_error") {

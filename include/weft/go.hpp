@@ -65,7 +65,7 @@ public:
                 handle_type frame;
                 ~destroy_at_exit() { detail::destroy_root(frame); }
             } finished{std::exchange(owner_.frame_, {})};
-            return finished.frame.promise().take_result();
+            return finished.frame.promise().take_joined_result();
         }
 
     private:
@@ -85,7 +85,7 @@ private:
         auto frame = std::exchange(frame_, {});
         if (frame.promise().drop_handle()) {
             // Completed and never collected: we own the frame.
-            detail::finish_root(frame, frame.promise().exception(), nullptr);
+            detail::finish_root(frame, frame.promise().take_join_failure(), nullptr);
         }
     }
 

@@ -41,8 +41,13 @@ public:
         ::new (static_cast<void*>(std::addressof(value_))) T(std::forward<U>(value));
         has_value_ = true;
     }
+    // Child mode (task<T>'s awaiter) and joinable mode (join_handle's awaiter).
     T take_result() {
         rethrow_if_failed();
+        return std::move(value_);
+    }
+    T take_joined_result() {
+        rethrow_if_join_failed();
         return std::move(value_);
     }
 
@@ -61,6 +66,10 @@ public:
         rethrow_if_failed();
         return *value_;
     }
+    T& take_joined_result() {
+        rethrow_if_join_failed();
+        return *value_;
+    }
 
 private:
     T* value_ = nullptr;
@@ -71,6 +80,7 @@ class task_promise_storage<void> : public promise_base {
 public:
     void return_void() const noexcept {}
     void take_result() { rethrow_if_failed(); }
+    void take_joined_result() { rethrow_if_join_failed(); }
 };
 
 template <class T>

@@ -62,7 +62,7 @@ public:
 
     class waiter {
     public:
-        explicit waiter(wait_group& group) noexcept : group_(&group) {}
+        explicit waiter(wait_group& group) noexcept : group_(reinterpret_cast<std::uintptr_t>(&group)) {}
         waiter(const waiter&) = delete;
         waiter& operator=(const waiter&) = delete;
         ~waiter();
@@ -72,10 +72,16 @@ public:
 
     private:
         friend class wait_group;
-        wait_group* group_;       // cleared if the group is destroyed first (shutdown)
-        waiter* next_ = nullptr;  // guarded by group_->list_lock_
+        static constexpr std::uintptr_t linked_bit = 1;
+        wait_group& group() const noexcept { return *reinterpret_cast<wait_group*>(group_ & ~linked_bit); }
+        // The group's address, with linked_bit set while this waiter is in its list (the bit
+        // is guarded by the group's list_lock_); 0 if the group was destroyed first
+        // (shutdown). One word rather than a pointer and a bool: a task parked in wait()
+        // carries this waiter in its frame, and the bool's padding took it from the frame
+        // pool's 80-byte class to the 96-byte one (bench/sched_idle_memory.cpp).
+        std::uintptr_t group_;
+        waiter* next_ = nullptr;  // guarded by the group's list_lock_
         std::coroutine_handle<> task_;
-        bool linked_ = false;  // guarded by group_->list_lock_
     };
 
 private:
@@ -87,7 +93,7 @@ private:
     // the work before each done() before the waiters' resumption.
     std::atomic<std::int64_t> state_{0};
     static constexpr std::int64_t counter_one = 4;  // the counter's unit in state_
-    // Protects waiters_ and each waiter's next_/linked_. Taken by waiters registering, by the
+    // Protects waiters_ and each waiter's next_ and linked_bit. Taken by waiters registering, by the
     // done() that releases them, and by shutdown's unlinking. Innermost lock: nothing is
     // acquired while it is held.
     std::atomic<bool> list_lock_{false};

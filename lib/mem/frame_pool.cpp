@@ -234,7 +234,7 @@ void flush_at_thread_exit() noexcept {
 
 frame_magazine* new_magazine(std::size_t c) {
     const std::uint32_t capacity = magazine_capacity_of(c);
-    void* raw = ::operator new(sizeof(frame_magazine) + std::size_t{capacity} * sizeof(void*));
+    void* raw = ::operator new (sizeof(frame_magazine) + std::size_t{capacity} * sizeof(void*));
     auto* m = static_cast<frame_magazine*>(raw);
     m->count = 0;
     m->capacity = capacity;
@@ -363,12 +363,12 @@ void frame_free_slow(void* frame, std::size_t n) noexcept {
 }
 
 void* object_alloc_slow(std::size_t n) {
-    if (n > max_small) return ::operator new(n, std::align_val_t{object_alignment});
+    if (n > max_small) return ::operator new (n, std::align_val_t{object_alignment});
     return pooled_alloc_slow(pool_kind::objects, t_object_cache, n);
 }
 
 void object_free_slow(void* object, std::size_t n) noexcept {
-    if (n > max_small) return ::operator delete(object, std::align_val_t{object_alignment});
+    if (n > max_small) return ::operator delete (object, std::align_val_t{object_alignment});
     pooled_free_slow(pool_kind::objects, t_object_cache, object, n);
 }
 
@@ -398,6 +398,9 @@ std::size_t frame_destroy_all_roots() noexcept {
             const std::uint8_t mode = block[at];
             if (mode == static_cast<std::uint8_t>(task_mode::detached) ||
                 mode == static_cast<std::uint8_t>(task_mode::joinable)) {
+                // A joinable task that threw and was never collected still holds its box.
+                if (mode == static_cast<std::uint8_t>(task_mode::joinable))
+                    delete_escaped(frame_layout::promise_of(block).take_join_failure());
                 std::coroutine_handle<>::from_address(block).destroy();
                 ++destroyed;
             } else if (mode == frame_layout::free_mark) {

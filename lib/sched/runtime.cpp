@@ -20,6 +20,7 @@
 
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace weft::detail {
 namespace {
@@ -169,13 +170,13 @@ void note_root_finished() noexcept {
 // Here rather than in task_lifecycle.cpp so that note_root_finished inlines into it: with
 // two calls from on_final, clang stopped inlining on_final into coroutines' resume
 // functions (+4.5% instructions in fib_fork).
-void finish_detached(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept {
+void finish_detached(std::coroutine_handle<> frame, wait_group* group) noexcept {
     note_root_finished();
-    if (!escaped && !group) [[likely]] {
+    if (!t_escaped && !group) [[likely]] {
         destroy_root(frame);  // the common `go` task: nothing to report or release
         return;
     }
-    finish_root(frame, escaped, group);
+    finish_root(frame, std::exchange(t_escaped, nullptr), group);
 }
 
 void request_stop() noexcept {

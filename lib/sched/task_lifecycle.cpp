@@ -1,4 +1,5 @@
-// Provides the end of a root task's life: panics, frame destruction, wait_group release.
+// Provides the end of a root task's life (panics, frame destruction, wait_group release) and
+// the boxes that carry an escaped exception out of a frame (promise.hpp).
 #include "mem/frame_pool.hpp"
 #include "sched/panic.hpp"
 
@@ -6,14 +7,65 @@
 #include <weft/task.hpp>
 #include <weft/wait_group.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <stdexcept>
+#include <utility>
 
 namespace weft::detail {
 
-void finish_root(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept {
-    std::exception_ptr error = std::move(escaped);  // the frame (and `escaped`) is about to go
+constinit thread_local escaped_exception* t_escaped = nullptr;
+
+void stash_escaped(const promise_base* owner) noexcept {
+    // Called from a catch block, so current_exception() is the escaping one. A box still
+    // here would belong to a coroutine whose awaiter never looked: an internal error.
+    if (t_escaped) {
+        std::fputs("weft: internal error: an escaped exception was never collected\n", stderr);
+        std::abort();
+    }
+    t_escaped = new escaped_exception{std::current_exception(), owner};  // bad_alloc: terminate
+}
+
+void rethrow_escaped(const promise_base* owner) {
+    escaped_exception* box = std::exchange(t_escaped, nullptr);
+    if (box->owner != owner) {
+        std::fputs("weft: internal error: an escaped exception reached the wrong awaiter\n", stderr);
+        std::abort();
+    }
+    std::exception_ptr error = std::move(box->error);
+    delete box;
+    std::rethrow_exception(std::move(error));
+}
+
+void rethrow_join_failure(std::atomic<std::uintptr_t>& link) {
+    const auto tagged = link.load(std::memory_order_relaxed);
+    link.store(join_completed, std::memory_order_relaxed);  // the frame's destructor frees nothing
+    auto* box = reinterpret_cast<escaped_exception*>(tagged & ~join_failed_tag);
+    std::exception_ptr error = std::move(box->error);
+    delete box;
+    std::rethrow_exception(std::move(error));
+}
+
+void delete_escaped(escaped_exception* box) noexcept {
+    delete box;
+}
+
+std::uintptr_t take_escaped_as_join_outcome() noexcept {
+    return reinterpret_cast<std::uintptr_t>(std::exchange(t_escaped, nullptr)) | join_failed_tag;
+}
+
+void finish_dropped_join(std::coroutine_handle<> frame, promise_base& promise) noexcept {
+    finish_root(frame, promise.take_join_failure(), nullptr);
+}
+
+void finish_root(std::coroutine_handle<> frame, escaped_exception* escaped, wait_group* group) noexcept {
     destroy_root(frame);
-    if (error) report_panic(std::move(error));
+    if (escaped) {
+        std::exception_ptr error = std::move(escaped->error);
+        delete escaped;
+        report_panic(std::move(error));
+    }
     if (group) group->done();  // a negative counter here is a panic: done() throws into noexcept
 }
 

@@ -54,7 +54,7 @@ wait_group::~wait_group() {
     // Only reachable with waiters during run()'s shutdown: detach them so their destructors
     // do not reach back into this group.
     for (waiter* w = waiters_; w; w = w->next_)
-        w->group_ = nullptr;
+        w->group_ = 0;
 }
 
 std::int64_t wait_group::count() const noexcept {
@@ -83,7 +83,7 @@ void wait_group::release_waiters() noexcept {
     waiter* list = waiters_;
     waiters_ = nullptr;
     for (waiter* w = list; w; w = w->next_)
-        w->linked_ = false;
+        w->group_ &= ~waiter::linked_bit;
     unlock_list();
     // release: the list is detached; waiters spinning in wait_while_waking may now return.
     // From here on the group may be destroyed; the nodes stay valid until their own task is
@@ -98,26 +98,27 @@ void wait_group::release_waiters() noexcept {
 
 wait_group::waiter::~waiter() {
     // Only a task destroyed while parked (run()'s shutdown) is still linked.
-    if (!linked_ || !group_) return;
-    group_->lock_list();
-    for (waiter** p = &group_->waiters_; *p; p = &(*p)->next_) {
+    if (!(group_ & linked_bit)) return;  // also when the group is gone (group_ == 0)
+    wait_group& g = group();
+    g.lock_list();
+    for (waiter** p = &g.waiters_; *p; p = &(*p)->next_) {
         if (*p == this) {
             *p = next_;
             break;
         }
     }
-    group_->unlock_list();
+    g.unlock_list();
 }
 
 bool wait_group::waiter::await_ready() const noexcept {
-    const std::int64_t state = group_->state_.load(std::memory_order_acquire);
+    const std::int64_t state = group().state_.load(std::memory_order_acquire);
     if (counter_of(state) != 0) return false;
-    if (state & waking) group_->wait_while_waking();
+    if (state & waking) group().wait_while_waking();
     return true;
 }
 
 bool wait_group::waiter::await_suspend(std::coroutine_handle<> self) noexcept {
-    wait_group& group = *group_;
+    wait_group& group = this->group();
     task_ = self;
     group.lock_list();
     std::int64_t state = group.state_.load(std::memory_order_acquire);
@@ -134,7 +135,7 @@ bool wait_group::waiter::await_suspend(std::coroutine_handle<> self) noexcept {
     }
     next_ = group.waiters_;
     group.waiters_ = this;
-    linked_ = true;
+    group_ |= linked_bit;
     group.unlock_list();
     return true;
 }

@@ -7,7 +7,15 @@
 //   detached  started by `go`/`wait_group::go`; `link_` holds the `wait_group*` to release
 //             (or 0). Ends by destroying itself (see lib/sched/task_lifecycle.cpp).
 //   joinable  started by `spawn`; `link_` is a small state machine shared with the
-//             `join_handle` (join_pending / join_completed / join_dropped / joiner address).
+//             `join_handle` (join_pending / join_completed / join_dropped / joiner address /
+//             a failure box tagged join_failed_tag).
+//
+// An exception that escapes a coroutine body is not kept in the promise (8 bytes in every
+// frame, used by almost none). unhandled_exception boxes it on the heap and leaves the box
+// in the thread-local `t_escaped`, and whatever runs right after that coroutine's final
+// suspend, on the same thread and before anything else, takes it: the awaiter's
+// await_resume (child: symmetric transfer resumes the awaiter at once), on_final itself
+// (detached: a panic; joinable: the box goes into `link_` for the handle).
 #pragma once
 
 #include <atomic>
@@ -47,26 +55,57 @@ enum class task_mode : std::uint8_t { child = 0, detached = 1, joinable = 2, chi
 inline constexpr std::uintptr_t join_pending = 0;
 inline constexpr std::uintptr_t join_completed = 1;
 inline constexpr std::uintptr_t join_dropped = 2;
+// Low bits of a completed joinable task's `link_` when an exception escaped it: the rest is
+// its escaped_exception box (heap blocks are 16-aligned; frames and wait_groups 8-aligned).
+// Bit 0 is set in both completed states and in no other (a joiner's frame address is
+// 8-aligned); bit 1 then tells a failure from a success.
+inline constexpr std::uintptr_t join_failed_tag = 3;
 
 class promise_base;
 
+// An exception that escaped a coroutine body, boxed (see the top of this file).
+struct escaped_exception {
+    std::exception_ptr error;
+    const promise_base* owner;  // the promise whose body it escaped
+};
+// The box left by the last unhandled_exception on this thread, until taken. Constant-
+// initialized and trivial: reading it is one thread-local load.
+extern constinit thread_local escaped_exception* t_escaped;
+// unhandled_exception's body: boxes std::current_exception() into t_escaped.
+void stash_escaped(const promise_base* owner) noexcept;
+// Takes t_escaped (it must belong to `owner`) and rethrows its exception.
+[[noreturn]] void rethrow_escaped(const promise_base* owner);
+// Rethrows and frees a joinable task's failure box (`link` holds it, tagged); clears the tag.
+[[noreturn]] void rethrow_join_failure(std::atomic<std::uintptr_t>& link);
+void delete_escaped(escaped_exception* box) noexcept;
+
 // Ends a detached root (or a joinable one whose handle was dropped): reports an escaped
-// exception as a panic, destroys the frame, then releases the wait_group.
-void finish_root(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept;
+// exception (`escaped`, owned, or null) as a panic, destroys the frame, then releases the
+// wait_group.
+void finish_root(std::coroutine_handle<> frame, escaped_exception* escaped, wait_group* group) noexcept;
 // Destroys a root frame (its block then carries the frame pool's free mark).
 inline void destroy_root(std::coroutine_handle<> frame) noexcept {
     frame.destroy();
 }
 // Called when a root (detached or joinable) reaches its final suspend point.
 void note_root_finished() noexcept;
-// A detached root's whole ending: note_root_finished, then finish_root (one call from
-// on_final, which stays small enough to inline into every coroutine's resume).
-void finish_detached(std::coroutine_handle<> frame, std::exception_ptr& escaped, wait_group* group) noexcept;
+// A detached root's whole ending: note_root_finished, then finish_root with the exception
+// that escaped it, if any (one call from on_final, which stays small enough to inline into
+// every coroutine's resume).
+void finish_detached(std::coroutine_handle<> frame, wait_group* group) noexcept;
+// A joinable root that failed: takes t_escaped and returns it tagged, for `link_`.
+std::uintptr_t take_escaped_as_join_outcome() noexcept;
+// A joinable root whose handle was dropped before it finished: finish_root with its failure.
+void finish_dropped_join(std::coroutine_handle<> frame, promise_base& promise) noexcept;
 
 class promise_base {
 public:
     static void* operator new(std::size_t size) { return frame_alloc(size); }
     static void operator delete(void* frame, std::size_t size) noexcept { frame_free(frame, size); }
+
+    // Trivially destructible: a failure box still in `link_` (a joinable task that threw and
+    // was never collected) can only meet run()'s shutdown, whose walk frees it
+    // (frame_destroy_all_roots); every other end of a joinable task takes the box first.
 
     std::suspend_always initial_suspend() const noexcept { return {}; }
 
@@ -80,10 +119,19 @@ public:
     };
     final_awaiter final_suspend() const noexcept { return {}; }
 
-    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+    // Boxes the exception into t_escaped (out of memory for the box terminates).
+    void unhandled_exception() noexcept { stash_escaped(this); }
 
+    // Child mode, in the awaiter's await_resume right after this child's final suspend:
+    // rethrows what escaped the child.
     void rethrow_if_failed() {
-        if (exception_) std::rethrow_exception(std::move(exception_));
+        if (t_escaped) [[unlikely]]
+            rethrow_escaped(this);
+    }
+    // Joinable mode, once completed: rethrows what escaped the task.
+    void rethrow_if_join_failed() {
+        if (link_.load(std::memory_order_relaxed) & 2) [[unlikely]]  // join_failed_tag, not join_completed
+            rethrow_join_failure(link_);
     }
 
     // Child mode: the coroutine to resume when this one finishes.
@@ -125,8 +173,8 @@ public:
                                              std::memory_order_acq_rel, std::memory_order_acquire);
     }
     bool is_completed() const noexcept {
-        // acquire: pairs with the finisher's exchange(join_completed); makes the result visible.
-        return link_.load(std::memory_order_acquire) == join_completed;
+        // acquire: pairs with the finisher's exchange; makes the result visible.
+        return (link_.load(std::memory_order_acquire) & join_completed) != 0;  // or a failure box
     }
     // The handle lets go of the task. True if the task already completed (the caller then owns
     // and destroys the frame); false if the task will destroy itself when it ends.
@@ -138,7 +186,14 @@ public:
                                               std::memory_order_acquire);
     }
 
-    std::exception_ptr& exception() noexcept { return exception_; }
+    // Joinable mode, completed, collected by nobody (the handle was dropped, or run() ends):
+    // takes the failure box, or null if the task succeeded.
+    escaped_exception* take_join_failure() noexcept {
+        const auto link = link_.load(std::memory_order_relaxed);
+        if ((link & join_failed_tag) != join_failed_tag) return nullptr;
+        link_.store(join_completed, std::memory_order_relaxed);
+        return reinterpret_cast<escaped_exception*>(link & ~join_failed_tag);
+    }
     wait_group* group() const noexcept { return reinterpret_cast<wait_group*>(link_.load(std::memory_order_relaxed)); }
 
 private:
@@ -153,18 +208,22 @@ private:
                 return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(previous));
             }
             case task_mode::detached:
-                finish_detached(self, exception_, group());
+                finish_detached(self, group());
                 return std::noop_coroutine();
             case task_mode::joinable:
                 break;
         }
         note_root_finished();
-        // acq_rel: release publishes the result to the joiner/handle; acquire pairs with
-        // the joiner's registration CAS so its frame address is valid to resume.
-        const auto previous = link_.exchange(join_completed, std::memory_order_acq_rel);
+        std::uintptr_t outcome = join_completed;
+        if (t_escaped) [[unlikely]]
+            outcome = take_escaped_as_join_outcome();
+        // acq_rel: release publishes the result (or the failure box) to the joiner/handle;
+        // acquire pairs with the joiner's registration CAS so its frame address is valid to
+        // resume.
+        const auto previous = link_.exchange(outcome, std::memory_order_acq_rel);
         if (previous == join_pending) return std::noop_coroutine();  // the handle collects it
         if (previous == join_dropped) {
-            finish_root(self, exception_, nullptr);
+            finish_dropped_join(self, *this);
             return std::noop_coroutine();
         }
         return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(previous));
@@ -174,7 +233,6 @@ private:
 
     // Written by the awaiter / starter before the frame runs; by the join protocol above.
     std::atomic<std::uintptr_t> link_{0};
-    std::exception_ptr exception_;
     // Read by run()'s shutdown walk (frame_pool.cpp) to find root frames: it must stay at
     // a fixed offset in every frame (frame_layout).
     task_mode mode_ = task_mode::child;
@@ -185,6 +243,9 @@ private:
 // (task<T> checks it) the promise starts 16 bytes in, and promise_base is its first base.
 struct frame_layout {
     static constexpr std::size_t promise_offset = 16;
+    static promise_base& promise_of(void* frame) noexcept {
+        return *reinterpret_cast<promise_base*>(static_cast<unsigned char*>(frame) + promise_offset);
+    }
     static std::size_t mode_offset() noexcept { return promise_offset + offsetof(promise_base, mode_); }
     // Frame pool marker for a freed block: not a task_mode value.
     static constexpr std::uint8_t free_mark = 0xEE;
