@@ -470,7 +470,9 @@ TEST_SUITE("task") {
     TEST_CASE("frames of every size class, and their 16-aligned locals, are 16-aligned") {
         using weft::detail::frame_alloc;
         using weft::detail::frame_free;
-        for (std::size_t size = 8; size <= 1024; size += 8) {
+        // From 32: every frame holds the resume and destroy pointers and the promise, and
+        // frame_free writes the mode byte 24 bytes in.
+        for (std::size_t size = 32; size <= 1024; size += 8) {
             std::vector<void*> blocks;
             for (int i = 0; i < 5; ++i)
                 blocks.push_back(frame_alloc(size));
