@@ -38,10 +38,8 @@ void rethrow_escaped(const promise_base* owner) {
     std::rethrow_exception(std::move(error));
 }
 
-void rethrow_join_failure(std::atomic<std::uintptr_t>& link) {
-    const auto tagged = link.load(std::memory_order_relaxed);
-    link.store(join_completed, std::memory_order_relaxed);  // the frame's destructor frees nothing
-    auto* box = reinterpret_cast<escaped_exception*>(tagged & ~join_failed_tag);
+void rethrow_join_failure(promise_base& promise) {
+    escaped_exception* box = promise.take_join_failure();  // the frame's link no longer holds it
     std::exception_ptr error = std::move(box->error);
     delete box;
     std::rethrow_exception(std::move(error));

@@ -75,8 +75,8 @@ extern constinit thread_local escaped_exception* t_escaped;
 void stash_escaped(const promise_base* owner) noexcept;
 // Takes t_escaped (it must belong to `owner`) and rethrows its exception.
 [[noreturn]] void rethrow_escaped(const promise_base* owner);
-// Rethrows and frees a joinable task's failure box (`link` holds it, tagged); clears the tag.
-[[noreturn]] void rethrow_join_failure(std::atomic<std::uintptr_t>& link);
+// Rethrows and frees a joinable task's failure box (promise_base::take_join_failure).
+[[noreturn]] void rethrow_join_failure(promise_base& promise);
 void delete_escaped(escaped_exception* box) noexcept;
 
 // Ends a detached root (or a joinable one whose handle was dropped): reports an escaped
@@ -131,7 +131,7 @@ public:
     // Joinable mode, once completed: rethrows what escaped the task.
     void rethrow_if_join_failed() {
         if (link_.load(std::memory_order_relaxed) & 2) [[unlikely]]  // join_failed_tag, not join_completed
-            rethrow_join_failure(link_);
+            rethrow_join_failure(*this);
     }
 
     // Child mode: the coroutine to resume when this one finishes.
