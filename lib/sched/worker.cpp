@@ -77,7 +77,7 @@ void worker::push_overflowing(std::coroutine_handle<> task) noexcept {
 }
 
 // The common case inline: no periodic tick due, then the LIFO slot or the newest queued task.
-std::coroutine_handle<> worker::next_local() noexcept {
+[[gnu::always_inline]] inline std::coroutine_handle<> worker::next_local() noexcept {
     if (--countdown_ == 0) [[unlikely]] {
         if (auto task = on_periodic_tick()) return task;
     }
