@@ -17,6 +17,15 @@ namespace weft::detail {
 
 constinit thread_local escaped_exception* t_escaped = nullptr;
 
+namespace {
+// Empties and frees a box: what it carried.
+std::exception_ptr unbox(escaped_exception* box) noexcept {
+    std::exception_ptr error = std::move(box->error);
+    delete box;
+    return error;
+}
+}  // namespace
+
 void stash_escaped(const promise_base* owner) noexcept {
     // Called from a catch block, so current_exception() is the escaping one. A box still
     // here would belong to a coroutine whose awaiter never looked: an internal error.
@@ -33,16 +42,11 @@ void rethrow_escaped(const promise_base* owner) {
         std::fputs("weft: internal error: an escaped exception reached the wrong awaiter\n", stderr);
         std::abort();
     }
-    std::exception_ptr error = std::move(box->error);
-    delete box;
-    std::rethrow_exception(std::move(error));
+    std::rethrow_exception(unbox(box));
 }
 
 void rethrow_join_failure(promise_base& promise) {
-    escaped_exception* box = promise.take_join_failure();  // the frame's link no longer holds it
-    std::exception_ptr error = std::move(box->error);
-    delete box;
-    std::rethrow_exception(std::move(error));
+    std::rethrow_exception(unbox(promise.take_join_failure()));  // the frame's link no longer holds it
 }
 
 void delete_escaped(escaped_exception* box) noexcept {
@@ -59,11 +63,7 @@ void finish_dropped_join(std::coroutine_handle<> frame, promise_base& promise) n
 
 void finish_root(std::coroutine_handle<> frame, escaped_exception* escaped, wait_group* group) noexcept {
     destroy_root(frame);
-    if (escaped) {
-        std::exception_ptr error = std::move(escaped->error);
-        delete escaped;
-        report_panic(std::move(error));
-    }
+    if (escaped) report_panic(unbox(escaped));
     if (group) group->done();  // a negative counter here is a panic: done() throws into noexcept
 }
 

@@ -77,6 +77,8 @@ void worker::push_overflowing(std::coroutine_handle<> task) noexcept {
 }
 
 // The common case inline: no periodic tick due, then the LIFO slot or the newest queued task.
+// Forced inline: with two callers (run, spin) clang kept it out of line, and inlining it into
+// run took 3.3% of fib_fork's instructions and 3.7% of spawn_join's (callgrind, 1 worker).
 [[gnu::always_inline]] inline std::coroutine_handle<> worker::next_local() noexcept {
     if (--countdown_ == 0) [[unlikely]] {
         if (auto task = on_periodic_tick()) return task;
