@@ -71,6 +71,7 @@ ROWS = [
     ("ping_pong", "context switch: ping-pong round trip", "ping_pong", "ns"),
     ("idle_memory", "memory per parked unit (RSS growth)", "idle_memory", "B"),
     ("idle_vmsize", "address space per parked unit", "idle_memory", "B"),
+    ("idle_kept", "memory still held per unit after all ended", "idle_memory", "B"),
     ("parked_recv_memory", "memory per task parked in a channel recv", "chan_frame_size", "B"),
     ("parked_select3_memory", "memory per task parked in a 3-case select", "chan_frame_size", "B"),
     ("max_units", "how many can exist (parked at once)", "idle_memory", "units"),
@@ -102,6 +103,7 @@ ROWS = [
 DESCRIPTIONS = """\
 - **creation cost**: 1,000,000 units started one by one, each signalling a wait group, then one wait (weft `go` + `wait_group`, Go goroutines + `sync.WaitGroup`); std::thread creates and joins one thread per unit (20,000 of them, scaled per unit).
 - **memory per parked unit**: RSS growth divided by the count, with 1,000,000 tasks parked in `wait_group::wait` / goroutines in `WaitGroup.Wait`, and as many default-stack threads blocked on a `std::latch` as the OS allows (capped at 100,000; 10,000 with `--quick`). Measured once per run.
+- **memory still held after all ended**: RSS above the start, per unit, once every unit has ended and memory has been handed back: weft after `weft::free_os_memory()`, Go after `runtime.GC()` and `debug.FreeOSMemory()`, std::thread after the joins.
 - **how many can exist**: 1,000,000 tasks and goroutines (all that were asked for); for std::thread, how many the OS allowed before `std::thread` threw, or "(system limit)": how many existed when the machine-wide thread limit (`kernel.pid_max` / `kernel.threads-max`, shared by every process) was 512 away, where the benchmark stops rather than make other processes' `fork()` fail; `>=` when the cap came first.
 - **CPU scaling**: 4 tasks of ~0.25 s of integer work each, with 1 worker (GOMAXPROCS=1; threads pinned to one CPU) and with 2; speedup = 1-worker time / 2-worker time.
 - **skynet**: a tree of 1,000,000 leaves, 10 children per node, 6 levels; weft parents `spawn` children and await their join handles, Go uses the classic channel version. Checks the sum 499999500000.

@@ -1,5 +1,6 @@
 // Provides the idle_memory benchmark: 1,000,000 tasks parked in wait_group::wait — RSS and address-space growth per
-// task, OS threads used, and the frame sizes of a minimal and a parked task.
+// task, OS threads used, the frame sizes of a minimal and a parked task, and the RSS still held per task once they
+// have all ended and weft::free_os_memory() has run.
 #include "bench_util.hpp"
 
 #include <weft/weft.hpp>
@@ -74,11 +75,17 @@ weft::task<int> measure() {
         bench::fail("idle_memory: " + std::to_string(finished_count.load()) + " tasks finished, want 1000000");
     if (live < static_cast<std::size_t>(task_count))
         bench::fail("idle_memory: num_tasks() was " + std::to_string(live) + " with 1000000 tasks parked");
+    while (weft::num_tasks() > 1)  // the last frames are freed just after their tasks count as ended
+        co_await weft::yield();
+    weft::free_os_memory();
+    const auto ended = bench::memory_now();
+    const auto kept = ended.rss_bytes > before.rss_bytes ? ended.rss_bytes - before.rss_bytes : 0;
 
     bench::report("idle_memory", "weft", static_cast<double>(after.rss_bytes - before.rss_bytes) / task_count,
                   "bytes/unit");
     bench::report("idle_vmsize", "weft", static_cast<double>(after.vm_bytes - before.vm_bytes) / task_count,
                   "bytes/unit");
+    bench::report("idle_kept", "weft", static_cast<double>(kept) / task_count, "bytes/unit");
     bench::report("max_units", "weft", static_cast<double>(task_count), "units");
     bench::report("idle_threads", "weft", static_cast<double>(threads), "threads");
     if (minimal_frame != 0) bench::report("frame_minimal", "weft", static_cast<double>(minimal_frame), "bytes");

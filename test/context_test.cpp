@@ -11,14 +11,11 @@
 
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -155,15 +152,6 @@ weft::task<> wait_for_stop(weft::context ctx, std::atomic<int>& stopped) {
 }
 
 // ---- memory -----------------------------------------------------------------------------
-
-// Resident set size in bytes (/proc/self/statm).
-std::size_t rss_bytes() {
-    std::ifstream statm("/proc/self/statm");
-    std::size_t size = 0;
-    std::size_t resident = 0;
-    statm >> size >> resident;
-    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
 
 const int user_key = 0;  // a pointer to a static object: the usual key
 
@@ -1145,7 +1133,7 @@ TEST_SUITE("context") {
 
     TEST_CASE("a million short-lived children do not grow a long-lived parent (cancelled, or just dropped)") {
         const std::size_t n = weft_test::scaled(1'000'000, 10'000);
-        REQUIRE(rss_bytes() > 0);
+        REQUIRE(weft_test::rss_bytes() > 0);
         struct outcome {
             double cancelled_mb = 0, dropped_mb = 0, timeouts_mb = 0;
             bool parent_alive = false;
@@ -1170,19 +1158,19 @@ TEST_SUITE("context") {
                     }
                 };
                 auto grown_mb = [](std::size_t before) {
-                    const std::size_t after = rss_bytes();
+                    const std::size_t after = weft_test::rss_bytes();
                     return after > before ? static_cast<double>(after - before) / (1024.0 * 1024.0) : 0.0;
                 };
                 churn(10'000, 0);  // warm up the allocator
                 churn(10'000, 1);
                 churn(10'000, 2);
-                std::size_t before = rss_bytes();
+                std::size_t before = weft_test::rss_bytes();
                 churn(count, 0);
                 out.cancelled_mb = grown_mb(before);
-                before = rss_bytes();
+                before = weft_test::rss_bytes();
                 churn(count, 1);
                 out.dropped_mb = grown_mb(before);
-                before = rss_bytes();
+                before = weft_test::rss_bytes();
                 churn(count / 4, 2);
                 out.timeouts_mb = grown_mb(before);
                 out.parent_alive = !parent.err();

@@ -1,5 +1,6 @@
 // Provides the doctest cases for weft::run and the runtime controls (include/weft/runtime.hpp):
-// results, repeated runs, worker counts, WEFT_MAXPROCS, num_tasks, yield, shutdown, idling.
+// results, repeated runs, worker counts, WEFT_MAXPROCS, num_tasks, yield, shutdown, idling,
+// free_os_memory.
 #include <weft/weft.hpp>
 
 #include "test_support.hpp"
@@ -9,6 +10,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -128,6 +130,51 @@ weft::task<> awaits_join_forever(weft_test::probe p, weft::wait_group& never, st
     auto h = weft::spawn(joined_forever, p, std::ref(never));
     spawned.fetch_add(1);
     static_cast<void>(co_await h);
+}
+
+// ---- memory returned to the OS ---------------------------------------------------------
+
+weft::task<> park_on_gate(weft::wait_group& parked, weft::wait_group& gate) {
+    parked.done();
+    co_await gate.wait();
+}
+
+// Starts `count` tasks that park on a gate, waits until all are parked, opens the gate and
+// waits until every one of them has ended (its frame freed, or about to be).
+weft::task<> spike(std::size_t count) {
+    weft::wait_group parked;
+    weft::wait_group gate;
+    weft::wait_group finished;
+    parked.add(static_cast<long>(count));
+    gate.add(1);
+    for (std::size_t i = 0; i < count; ++i)
+        finished.go(park_on_gate, std::ref(parked), std::ref(gate));
+    co_await parked.wait();
+    gate.done();
+    co_await finished.wait();
+    while (weft::num_tasks() > 1)
+        co_await weft::yield();
+}
+
+// A frame of another size class than park_on_gate's, holding a probe, parked for good.
+weft::task<> park_big_forever(weft_test::probe p, std::atomic<long>& started, weft::wait_group& never) {
+    std::array<long, 40> scratch{};
+    scratch[started.fetch_add(1) % scratch.size()] = 1;
+    co_await never.wait();
+    static_cast<void>(p);
+    static_cast<void>(scratch);
+}
+
+// Sends one value on a fresh channel (an object-pool block) and parks with it for good.
+weft::task<> park_with_chan(weft_test::probe p, weft::wait_group& never) {
+    auto c = weft::make_chan<int>(1);
+    co_await c.send(7);
+    co_await never.wait();
+    static_cast<void>(p);
+}
+
+weft::task<long> square(long i) {
+    co_return i* i;
 }
 
 double process_cpu_seconds() {
@@ -445,6 +492,141 @@ TEST_SUITE("runtime") {
         CAPTURE(u.wall);
         CHECK(u.wall >= 0.95);
         CHECK(u.cpu < 0.05 * u.wall);
+    }
+
+    // ---- free_os_memory -------------------------------------------------------------------
+
+    TEST_CASE("free_os_memory returns the frames of tasks that ended to the OS") {
+        // One worker: it never runs out of work here, so nothing is released behind our back.
+        const std::size_t n = weft_test::scaled(300'000, 50'000);
+        struct outcome {
+            std::size_t released = 0;
+            std::size_t again = 0;
+            std::size_t grown = 0;
+            std::size_t left = 0;
+        };
+        const outcome o = weft::run(weft::options{.workers = 1}, [n]() -> weft::task<outcome> {
+            weft::free_os_memory();
+            const std::size_t base = weft_test::rss_bytes();
+            outcome result;
+            {
+                weft::wait_group parked;
+                weft::wait_group gate;
+                weft::wait_group finished;
+                parked.add(static_cast<long>(n));
+                gate.add(1);
+                for (std::size_t i = 0; i < n; ++i)
+                    finished.go(park_on_gate, std::ref(parked), std::ref(gate));
+                co_await parked.wait();
+                result.grown = weft_test::rss_bytes() - base;
+                gate.done();
+                co_await finished.wait();
+            }
+            while (weft::num_tasks() > 1)
+                co_await weft::yield();
+            result.released = weft::free_os_memory();
+            result.again = weft::free_os_memory();
+            const std::size_t after = weft_test::rss_bytes();
+            result.left = after > base ? after - base : 0;
+            co_return result;
+        });
+        CAPTURE(n);
+        CAPTURE(o.released);
+        CAPTURE(o.grown);
+        CAPTURE(o.left);
+        // Every parked frame is at least 32 bytes; all but the last few slabs come back.
+        CHECK(o.released >= n * 32);
+        CHECK(o.released % (64 * 1024) == 0);  // whole slabs
+        CHECK(o.again == 0);                   // nothing was left to return
+#if !WEFT_TEST_SANITIZED                       // a sanitizer's shadow and quarantine stay resident
+        CHECK(o.left * 4 <= o.grown);
+#endif
+    }
+
+    TEST_CASE("a runtime that runs out of work returns its free frames to the OS by itself") {
+        constexpr std::size_t n = 100'000;  // over the 4 MiB from which it bothers, sanitizers or not
+        const std::size_t left = weft::run(weft::options{.workers = 2}, []() -> weft::task<std::size_t> {
+            co_await spike(n);
+            // Both workers park now: the first to do so a second after the last automatic
+            // release returns the free slabs (keeping a reserve if frames were recently taken
+            // from the pool, returned a second later: parked workers wake for it).
+            co_await weft::sleep_for(2500ms);
+            co_return weft::free_os_memory();
+        });
+        CAPTURE(left);
+        CHECK(left < n * 32 / 4);
+    }
+
+    TEST_CASE("run returns the free frames to the OS when it ends") {
+        const std::size_t n = weft_test::scaled(200'000, 50'000);
+        weft::run(weft::options{.workers = 2}, spike, n);
+        CHECK(weft::free_os_memory() < n * 32 / 4);
+    }
+
+    TEST_CASE("memory returned to the OS is reused: later tasks run, and shutdown destroys them") {
+        const std::size_t n = weft_test::scaled(100'000, 20'000);
+        std::atomic<long> live{0};
+        std::atomic<long> started{0};
+        weft::wait_group never;  // outlives run; never reaches zero
+        never.add(1);
+        struct outcome {
+            std::size_t released = 0;
+            long sum = 0;
+        };
+        const outcome o = weft::run(
+            weft::options{.workers = 2},
+            [n](std::atomic<long>& l, std::atomic<long>& s, weft::wait_group& nv) -> weft::task<outcome> {
+                outcome result;
+                co_await spike(n);
+                result.released = weft::free_os_memory();
+                // Frames of other size classes and channel states now come from the released
+                // slabs (zero again); shutdown's walk of the pool must find exactly these.
+                for (std::size_t i = 0; i < n / 2; ++i)
+                    weft::go(park_big_forever, weft_test::probe{l}, std::ref(s), std::ref(nv));
+                for (std::size_t i = 0; i < n / 4; ++i)
+                    weft::go(park_with_chan, weft_test::probe{l}, std::ref(nv));
+                std::vector<weft::join_handle<long>> squares;
+                for (long i = 0; i < 1000; ++i)
+                    squares.push_back(weft::spawn(square, i));
+                for (auto& h : squares)
+                    result.sum += co_await h;
+                while (s.load() < static_cast<long>(n / 2))
+                    co_await weft::yield();
+                co_return result;
+            },
+            std::ref(live), std::ref(started), std::ref(never));
+        CHECK(o.released > 0);
+        CHECK(o.sum == 332'833'500);  // sum of i*i for i < 1000
+        CHECK(started.load() == static_cast<long>(n / 2));
+        CHECK(live.load() == 0);  // every parked task destroyed at shutdown, none twice
+        CHECK(weft::num_tasks() == 0);
+    }
+
+    TEST_CASE("free_os_memory from another thread while tasks start and end loses no task") {
+        const int rounds = static_cast<int>(weft_test::scaled(40, 8));
+        const std::size_t per_round = weft_test::scaled(20'000, 2'000);
+        std::atomic<bool> stop{false};
+        std::thread releaser([&stop] {
+            while (!stop.load())
+                weft::free_os_memory();
+        });
+        const long total = weft::run(weft::options{.workers = 2}, [rounds, per_round]() -> weft::task<long> {
+            std::atomic<long> ran{0};
+            for (int r = 0; r < rounds; ++r) {
+                weft::wait_group wg;
+                for (std::size_t i = 0; i < per_round; ++i)
+                    wg.go([&ran]() -> weft::task<> {
+                        ran.fetch_add(1);
+                        co_return;
+                    });
+                co_await wg.wait();
+                weft::free_os_memory();  // and from a worker, with its own cache flushed
+            }
+            co_return ran.load();
+        });
+        stop.store(true);
+        releaser.join();
+        CHECK(total == static_cast<long>(rounds) * static_cast<long>(per_round));
     }
 
 }  // TEST_SUITE("runtime")

@@ -1,5 +1,5 @@
 // Provides the small helpers weft's tests share: WEFT_TEST_SCALE sizing, a live-object probe,
-// scoped panic-handler and environment-variable guards.
+// scoped panic-handler and environment-variable guards, the resident set size.
 //
 // Sizes: every large loop count goes through scaled(n). WEFT_TEST_SCALE (a positive real,
 // e.g. 0.1) multiplies it; without the variable the scale is 1, or 0.1 in a sanitizer build.
@@ -10,10 +10,13 @@
 #include <weft/runtime.hpp>
 #include <weft/wait_group.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <string>
@@ -50,6 +53,15 @@ inline double scale() {
 inline std::size_t scaled(std::size_t n, std::size_t floor = 1) {
     const auto value = static_cast<std::size_t>(static_cast<double>(n) * scale());
     return std::max(value, floor);
+}
+
+// Resident set size in bytes (/proc/self/statm).
+inline std::size_t rss_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::size_t size = 0;
+    std::size_t resident = 0;
+    statm >> size >> resident;
+    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
 // Counts live instances (construction and copies increment, destruction decrements), to

@@ -1,5 +1,6 @@
 // Provides the std::thread twin of idle_memory: as many default-stack threads blocked on one std::latch as the OS
-// allows, up to 100,000 (10,000 with --quick) — how many, RSS and address space per thread.
+// allows, up to 100,000 (10,000 with --quick) — how many, RSS and address space per thread, and the RSS still held
+// per thread once all are joined.
 //
 // Creation stops at the first of:
 //   1. std::thread throwing std::system_error (EAGAIN: a per-process or per-user limit, the
@@ -107,6 +108,8 @@ int main(int argc, char** argv) {
     release.count_down();
     for (auto& t : threads)
         t.join();
+    const auto ended = bench::memory_now();
+    const auto kept = ended.rss_bytes > before.rss_bytes ? ended.rss_bytes - before.rss_bytes : 0;
     const auto elapsed_ms = static_cast<double>(bench::now_ns() - start) / 1e6;
 
     rlimit stack{};
@@ -130,6 +133,7 @@ int main(int argc, char** argv) {
                   "bytes/unit");
     bench::report("idle_vmsize", "threads", static_cast<double>(after.vm_bytes - before.vm_bytes) / created,
                   "bytes/unit");
+    bench::report("idle_kept", "threads", static_cast<double>(kept) / created, "bytes/unit");
     bench::report("max_units", "threads", static_cast<double>(created), unit);
     bench::report("idle_threads", "threads", static_cast<double>(os_threads), "threads");
 }

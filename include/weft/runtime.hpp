@@ -1,5 +1,5 @@
 // Provides the runtime's entry point and controls: run, options, maxprocs, num_tasks, yield,
-// set_panic_handler.
+// set_panic_handler, free_os_memory.
 //
 //     weft::task<int> async_main() { co_return 0; }
 //     int main() { return weft::run(async_main); }
@@ -37,6 +37,15 @@ unsigned maxprocs() noexcept;
 // snapshot: while tasks start and end concurrently it may briefly include some that were just
 // ending, never miss ones that are running or parked throughout the call.
 std::size_t num_tasks() noexcept;
+
+// Go's debug.FreeOSMemory(): returns to the OS the memory of task frames (and channel,
+// context and timer states) that are free now, and gives back the number of bytes. weft
+// also does this by itself, at most once a second when a worker runs out of work and the
+// pool holds 4 MiB or more of free frames, and when run() ends. Memory comes back in 64 KiB
+// slabs whose every frame is free; frames cached by other workers (at most two magazines of
+// about 64 KiB per frame size each) stay with them.
+// Any thread, with or without a runtime running.
+std::size_t free_os_memory() noexcept;
 
 // Called with the exception that escaped a `go` task, instead of printing
 // "weft: panic in task: ..." and aborting. Returns the previous handler (empty: the default).

@@ -9,7 +9,8 @@
 //   4. Queued handles are dropped and every frame still tagged root is destroyed
 //      (frame_pool.cpp); destroying a root destroys the child frames it owns, so every
 //      frame is freed and every destructor runs, and nothing is resumed.
-//   5. The runtime is torn down; run() can be called again.
+//   5. The frame pool returns the pages of its now free slabs to the OS (frame_pool.cpp).
+//   6. The runtime is torn down; run() can be called again.
 #include "sched/runtime.hpp"
 
 #include "mem/frame_pool.hpp"
@@ -212,6 +213,7 @@ void run_main(const options& opts, std::coroutine_handle<> main_root) {
         rt.at(i).discard_queued();
     frame_destroy_all_roots();
     rt.timers().fire_all_for_shutdown();  // heap timers still armed release their state
+    frame_pool_release(true);             // every frame is free now: their pages go back to the OS
     g_shutting_down.store(false, std::memory_order_relaxed);
     g_runtime.store(nullptr, std::memory_order_release);
     g_external_live.store(0, std::memory_order_relaxed);  // no task outlives run()
@@ -251,6 +253,10 @@ unsigned maxprocs() noexcept {
 
 std::size_t num_tasks() noexcept {
     return static_cast<std::size_t>(detail::live_tasks());
+}
+
+std::size_t free_os_memory() noexcept {
+    return detail::frame_pool_release(true);
 }
 
 }  // namespace weft

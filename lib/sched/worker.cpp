@@ -23,9 +23,11 @@
 //      producer, so a worker that would park and be woken again within a few microseconds
 //      (ping-pong across workers, select) costs far more than the spin. An idle runtime
 //      still parks after one window: it uses no CPU.
-//   6. Park (idle.cpp): fire due timers of every shard first; then the futex wait, with
-//      a timeout at the earliest timer deadline of all shards (none if there is no timer);
-//      no CPU is used until then, notify_one, or stop.
+//   6. Park (idle.cpp): fire due timers of every shard first, and at most once a second let
+//      the frame pool return free memory to the OS (frame_pool.cpp); then the futex wait, with
+//      a timeout at the earliest timer deadline of all shards (none if there is no timer),
+//      or sooner if the pool held memory back for a later look; no CPU is used until then,
+//      notify_one, or stop.
 //   Timers are also checked every `timer_interval` tasks while busy (one clock read).
 //
 // The LIFO slot is private to its worker (Tokio's rule): pushing into an empty slot wakes
@@ -35,6 +37,7 @@
 // the injection queue, behind everything already runnable.
 #include "sched/worker.hpp"
 
+#include "mem/frame_pool.hpp"
 #include "sched/futex.hpp"
 #include "sched/runtime.hpp"
 
@@ -211,6 +214,7 @@ bool worker::fire_timers(bool all) noexcept {
 
 void worker::park() noexcept {
     if (fire_timers(true)) return;  // woke tasks: run them first
+    maybe_release_free_slabs();     // Go's scavenger: idle memory goes back to the OS
     rt_.idle().enter_parked(*this, searching_);
     searching_ = false;
     rt_.idle().park_barrier();
@@ -230,7 +234,8 @@ void worker::park() noexcept {
         searching_ = true;
         return;
     }
-    const auto deadline = timers.time_of(until);
+    // The earliest timer, or the frame pool's follow-up release if it is sooner.
+    const auto deadline = std::min(timers.time_of(until), release_follow_up_due());
     // acquire: pairs with mark_woken's release store.
     while (wake_word_.load(std::memory_order_acquire) == 0) {
         futex_wait(wake_word_, 0, deadline);

@@ -1,4 +1,4 @@
-// Provides the Go twin of idle_memory: 1,000,000 goroutines blocked on a sync.WaitGroup — RSS and address-space growth per goroutine, and the OS threads the process uses.
+// Provides the Go twin of idle_memory: 1,000,000 goroutines blocked on a sync.WaitGroup — RSS and address-space growth per goroutine, the OS threads the process uses, and the RSS still held per goroutine once all have ended and debug.FreeOSMemory has run.
 package main
 
 import (
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,8 +82,19 @@ func main() {
 		fmt.Fprintf(os.Stderr, "idle_memory: %d goroutines finished, want %d\n", got, units)
 		os.Exit(1)
 	}
+	for runtime.NumGoroutine() > 1 {
+		time.Sleep(time.Millisecond)
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	_, rss2 := statm()
+	kept := rss2 - rss0
+	if kept < 0 {
+		kept = 0
+	}
 	fmt.Printf("bench idle_memory go %.0f bytes/unit\n", float64(rss1-rss0)/units)
 	fmt.Printf("bench idle_vmsize go %.0f bytes/unit\n", float64(vm1-vm0)/units)
+	fmt.Printf("bench idle_kept go %.0f bytes/unit\n", float64(kept)/units)
 	fmt.Printf("bench max_units go %d units\n", units)
 	fmt.Printf("bench idle_threads go %d threads\n", nthreads)
 }
