@@ -139,9 +139,9 @@ weft::task<> park_on_gate(weft::wait_group& parked, weft::wait_group& gate) {
     co_await gate.wait();
 }
 
-// Starts `count` tasks that park on a gate, waits until all are parked, opens the gate and
-// waits until every one of them has ended (its frame freed, or about to be).
-weft::task<> spike(std::size_t count) {
+// Starts `count` tasks that park on a gate, waits until all are parked (and reads the RSS
+// into `rss_parked` if given), opens the gate and waits until every one of them has ended.
+weft::task<> spike(std::size_t count, std::size_t* rss_parked = nullptr) {
     weft::wait_group parked;
     weft::wait_group gate;
     weft::wait_group finished;
@@ -150,9 +150,10 @@ weft::task<> spike(std::size_t count) {
     for (std::size_t i = 0; i < count; ++i)
         finished.go(park_on_gate, std::ref(parked), std::ref(gate));
     co_await parked.wait();
+    if (rss_parked) *rss_parked = weft_test::rss_bytes();
     gate.done();
     co_await finished.wait();
-    while (weft::num_tasks() > 1)
+    while (weft::num_tasks() > 1)  // the last frames are freed just after their tasks count as ended
         co_await weft::yield();
 }
 
@@ -509,21 +510,9 @@ TEST_SUITE("runtime") {
             weft::free_os_memory();
             const std::size_t base = weft_test::rss_bytes();
             outcome result;
-            {
-                weft::wait_group parked;
-                weft::wait_group gate;
-                weft::wait_group finished;
-                parked.add(static_cast<long>(n));
-                gate.add(1);
-                for (std::size_t i = 0; i < n; ++i)
-                    finished.go(park_on_gate, std::ref(parked), std::ref(gate));
-                co_await parked.wait();
-                result.grown = weft_test::rss_bytes() - base;
-                gate.done();
-                co_await finished.wait();
-            }
-            while (weft::num_tasks() > 1)
-                co_await weft::yield();
+            std::size_t peak = 0;
+            co_await spike(n, &peak);
+            result.grown = peak - base;
             result.released = weft::free_os_memory();
             result.again = weft::free_os_memory();
             const std::size_t after = weft_test::rss_bytes();
@@ -559,7 +548,7 @@ TEST_SUITE("runtime") {
 
     TEST_CASE("run returns the free frames to the OS when it ends") {
         const std::size_t n = weft_test::scaled(200'000, 50'000);
-        weft::run(weft::options{.workers = 2}, spike, n);
+        weft::run(weft::options{.workers = 2}, spike, n, nullptr);
         CHECK(weft::free_os_memory() < n * 32 / 4);
     }
 
