@@ -28,25 +28,7 @@
 //   6. Small runtime objects that are not frames (channel states) come from a second,
 //      identical pool (pool_kind::objects): its own thread caches and depots, and slabs
 //      marked as holding objects, which the shutdown walk skips. Its blocks carry no mark.
-//   7. Giving memory back (release_free_slabs): a slab every one of whose blocks sits in its
-//      class's depot is free. With the depot's stock taken out (the lock held only to swap
-//      it), its blocks leave the stocked magazines; then it leaves the registry, its pages are returned with
-//      MADV_DONTNEED, and it joins the released list, from which new_slab takes slabs (zero again, like fresh ones)
-//      before it carves new ones, for any class and either pool.
-//      Counting blocks in the depot is enough: a block cut from a slab is either in use, or
-//      in some thread's magazine, or in the depot, so finding all `capacity` of them there
-//      means nobody holds one; and no thread still cuts from it, because a bump slab is
-//      dropped the moment its last block is cut. All 64 KiB go back, header included: the
-//      released list is a vector whose capacity grows with every chunk carved, so a release
-//      never allocates. Blocks in threads' own magazines (at most
-//      two per class each) keep their slabs. Run by free_os_memory() and at the end of
-//      run(), which return every free slab, and by a worker that runs out of work
-//      (maybe_release_free_slabs: at most once a second, with release_threshold bytes free
-//      in the depots), which keeps as many free slabs of each class as the blocks traded
-//      out of its depot since the previous call: a program that churns keeps what it will
-//      take again, one that went quiet gets the rest back at the next call, for which a
-//      parked worker wakes (release_follow_up_due; also after a call refused as too soon). Go's scavenger returns idle
-//      heap memory too, paced the same way by recent use.
+//   7. Slabs whose blocks are all free go back to the OS: see slab_release.cpp.
 //
 // Rejected: a lock-free remote-free stack per owner (Go's, mimalloc's): cheaper for
 // cross-thread frees, but needs an atomic per free and delays reuse; the magazine handoff
@@ -55,23 +37,18 @@
 // cache chased one cold pointer after another. A registry of live tasks (linked list per worker): it costs
 // two synchronized list operations per spawn; the tag walk costs nothing on the spawn path.
 //
-// Lock order: g_release_lock (one release at a time), then depot(c).lock or registry().lock;
-// those two are leaves, and neither is held while taking the other (release_free_slabs
-// takes them one after the other).
+// Lock order: release_lock() (slab_release.cpp: one release at a time; the shutdown walk
+// holds it too), then depot(c).lock or registry().lock; those two are leaves, and neither is
+// held while taking the other.
 #include "mem/frame_pool.hpp"
+#include "mem/pool_internals.hpp"
 
 #include <weft/detail/promise.hpp>
 
 #include <sys/mman.h>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -98,60 +75,6 @@
 #endif
 
 namespace weft::detail {
-namespace {
-
-constexpr std::size_t slab_bytes = 64 * 1024;
-constexpr std::size_t chunk_bytes = 2 * 1024 * 1024;
-using frame_classes::max_small;
-constexpr std::size_t class_count = frame_classes::count;
-
-enum class pool_kind : std::uint8_t { frames, objects };
-constexpr std::size_t kind_count = 2;
-
-struct slab {
-    std::uint32_t block_size;
-    std::uint32_t capacity;
-    std::uint32_t bumped;       // blocks cut so far; written by the slab's current owner thread
-    std::uint32_t index_magic;  // ceil(2^32 / block_size): offset -> index without a division
-    std::size_t mapped_bytes;   // huge slabs: the mapping's length; 0 for pooled slabs
-    pool_kind kind;             // objects' slabs are skipped by the shutdown walk
-    // release_free_slabs only (one at a time): its blocks counted in the depot's stock.
-    std::uint32_t depot_blocks;
-    slab* prev;  // registry links, guarded by registry_lock
-    slab* next;
-    unsigned char* data;
-    // The list of slabs a release_free_slabs call is giving back (its own).
-    slab* released_next;
-};
-static_assert(sizeof(slab) <= 64, "the slab header fits in the 64 bytes before the blocks");
-
-using frame_classes::class_of;
-constexpr std::size_t size_of_class(std::size_t c) {
-    return frame_classes::size_of(c);
-}
-constexpr std::uint32_t magazine_capacity_of(std::size_t c) {
-    return frame_classes::magazine_capacity[c];
-}
-
-// A class's shared stock of magazines.
-struct depot_state {
-    std::mutex lock;
-    std::vector<frame_magazine*> stocked;  // magazines holding blocks; guarded by lock
-    std::vector<frame_magazine*> empty;    // magazines holding none; guarded by lock
-    std::vector<slab*> partial;            // slabs with uncut blocks, from exited threads; guarded by lock
-    std::size_t taken_since_release = 0;   // blocks traded out of stocked since the last release; guarded by lock
-};
-
-struct registry_state {
-    std::mutex lock;
-    slab* head = nullptr;  // all slabs in use; guarded by lock
-    // Slabs whose pages went back to the OS, reused first by new_slab. Its capacity is kept
-    // at every slab ever carved, so that a release never allocates. Guarded by lock.
-    std::vector<slab*> released;
-    std::size_t carved = 0;                 // slabs carved from chunks so far; guarded by lock
-    unsigned char* chunk_cursor = nullptr;  // next free slab in the current chunk; guarded by lock
-    unsigned char* chunk_end = nullptr;     // guarded by lock
-};
 
 // Function-local statics: usable from other static initializers and thread exits.
 depot_state& depot(pool_kind kind, std::size_t c) {
@@ -163,18 +86,16 @@ registry_state& registry() {
     return *r;
 }
 
-// Bytes of free blocks in every depot's stocked magazines, both pools. Changed under the
-// depot locks; read, unlocked, by maybe_release_free_slabs as a hint (relaxed throughout:
-// it orders nothing).
-std::atomic<std::size_t> g_stocked_bytes{0};
-void count_stocked(const frame_magazine* m, std::size_t c, bool added) noexcept {
-    const std::size_t bytes = std::size_t{m->count} * size_of_class(c);
-    if (added) {
-        g_stocked_bytes.fetch_add(bytes, std::memory_order_relaxed);
+void unregister_slab(registry_state& r, slab* s) noexcept {  // requires r.lock
+    if (s->prev) {
+        s->prev->next = s->next;
     } else {
-        g_stocked_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+        r.head = s->next;
     }
+    if (s->next) s->next->prev = s->prev;
 }
+
+namespace {
 
 using class_cache = frame_class_cache;
 slab*& bump_of(class_cache& cache) noexcept {
@@ -234,9 +155,6 @@ void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::si
     return s;
 }
 
-slab* slab_of(void* frame) noexcept {
-    return reinterpret_cast<slab*>(reinterpret_cast<std::uintptr_t>(frame) & ~(slab_bytes - 1));
-}
 [[gnu::noinline, gnu::cold]] void* huge_alloc(std::size_t n) {
     std::size_t total = (n + sizeof(slab) + 1 + 127 + slab_bytes - 1) & ~(slab_bytes - 1);
     auto* s = static_cast<slab*>(map_aligned(total));
@@ -258,15 +176,6 @@ slab* slab_of(void* frame) noexcept {
 bool g_walking = false;
 std::vector<slab*>* g_deferred_unmaps = nullptr;
 
-void unregister_slab(registry_state& r, slab* s) noexcept {  // requires r.lock
-    if (s->prev) {
-        s->prev->next = s->next;
-    } else {
-        r.head = s->next;
-    }
-    if (s->next) s->next->prev = s->prev;
-}
-
 [[gnu::noinline, gnu::cold]] void huge_free(void* frame) noexcept {
     slab* s = slab_of(frame);
     auto& r = registry();
@@ -281,7 +190,6 @@ void unregister_slab(registry_state& r, slab* s) noexcept {  // requires r.lock
     ::munmap(s, s->mapped_bytes);
 }
 
-void flush_thread_cache(pool_kind kind, frame_thread_cache& thread_cache) noexcept;
 struct thread_exit_flusher {
     ~thread_exit_flusher() {
         flush_thread_cache(pool_kind::frames, t_frame_cache);
@@ -380,120 +288,6 @@ frame_magazine* new_magazine(std::size_t c) {
     cache.loaded = fresh;
 }
 
-void flush_thread_cache(pool_kind kind, frame_thread_cache& thread_cache) noexcept {
-    for (std::size_t c = 0; c < class_count; ++c) {
-        class_cache& cache = thread_cache.classes[c];
-        depot_state& d = depot(kind, c);
-        std::lock_guard guard(d.lock);
-        for (frame_magazine* m : {std::exchange(cache.loaded, nullptr), std::exchange(cache.previous, nullptr)}) {
-            if (!m) continue;
-            (m->count ? d.stocked : d.empty).push_back(m);
-            count_stocked(m, c, true);
-        }
-        if (bump_of(cache) && bump_of(cache)->bumped < bump_of(cache)->capacity) d.partial.push_back(bump_of(cache));
-        bump_of(cache) = nullptr;
-    }
-}
-
-// Empty magazines a depot keeps when release_free_slabs empties some (enough for a few
-// threads' next make_room); the rest are freed.
-constexpr std::size_t empty_magazines_kept = 8;
-
-// What one release_free_slabs call did.
-struct release_result {
-    std::size_t bytes = 0;            // returned to the OS
-    std::size_t magazines_freed = 0;  // empty magazines deleted
-    bool held_back = false;           // free slabs kept as the class's reserve
-};
-
-// Gives back to the OS the slabs of class c whose blocks are all in the depot (7). With
-// `keep_reserve`, as many of them as hold the blocks handed out of the depot since the last
-// call stay (the class's recent demand: a program that churns through frames keeps what it
-// will take again, one that has gone quiet gets everything back at the next call).
-// The depot's stock is taken out while it is scanned, so the lock is held for O(1), not for
-// a pass over a million blocks: meanwhile the depot looks empty (an allocation cuts fresh
-// blocks, a free adds to a new stock), and a slab with a block outside the taken stock does
-// not count as free, which is safe.
-void release_free_slabs(pool_kind kind, std::size_t c, bool keep_reserve, release_result& result) noexcept {
-    depot_state& d = depot(kind, c);
-    std::vector<frame_magazine*> stock;
-    std::size_t reserve = 0;
-    {
-        std::lock_guard guard(d.lock);
-        reserve = keep_reserve ? d.taken_since_release : 0;
-        d.taken_since_release = 0;
-        stock.swap(d.stocked);
-    }
-    if (stock.empty()) return;
-    // Ours alone now. Every block of a free slab is here: the first one met decides whether
-    // the slab goes.
-    const std::uint32_t releasing = ~std::uint32_t{0};  // depot_blocks of a slab being released
-    slab* giving_back = nullptr;                        // linked through released_next
-    for (frame_magazine* m : stock)
-        for (std::uint32_t i = 0; i < m->count; ++i)
-            slab_of(m->slots[i])->depot_blocks = 0;
-    for (frame_magazine* m : stock)
-        for (std::uint32_t i = 0; i < m->count; ++i)
-            ++slab_of(m->slots[i])->depot_blocks;
-    std::size_t kept = 0;
-    for (frame_magazine* m : stock) {
-        for (std::uint32_t i = 0; i < m->count; ++i) {
-            slab* s = slab_of(m->slots[i]);
-            if (s->depot_blocks != s->capacity) continue;
-            if (kept < reserve) {
-                kept += s->capacity;
-                s->depot_blocks = 0;  // stays
-                result.held_back = true;
-                continue;
-            }
-            s->depot_blocks = releasing;
-            s->released_next = giving_back;
-            giving_back = s;
-        }
-    }
-    std::size_t removed = 0;
-    if (giving_back) {
-        for (frame_magazine* m : stock) {
-            std::uint32_t left = 0;
-            for (std::uint32_t i = 0; i < m->count; ++i)
-                if (slab_of(m->slots[i])->depot_blocks != releasing) m->slots[left++] = m->slots[i];
-            removed += m->count - left;
-            m->count = left;
-        }
-    }
-    // Magazines left empty go to the empty stock, beyond empty_magazines_kept to the heap.
-    const auto emptied =
-        std::partition(stock.begin(), stock.end(), [](const frame_magazine* m) { return m->count != 0; });
-    std::vector<frame_magazine*> surplus;
-    {
-        std::lock_guard guard(d.lock);
-        g_stocked_bytes.fetch_sub(removed * size_of_class(c), std::memory_order_relaxed);
-        d.stocked.insert(d.stocked.end(), stock.begin(), emptied);  // out of memory terminates, as in make_room
-        d.empty.insert(d.empty.end(), emptied, stock.end());
-        if (d.empty.size() > empty_magazines_kept) {
-            surplus.assign(d.empty.begin() + empty_magazines_kept, d.empty.end());
-            d.empty.resize(empty_magazines_kept);
-        }
-    }
-    for (frame_magazine* m : surplus)
-        ::operator delete(m);
-    result.magazines_freed += surplus.size();
-    auto& r = registry();
-    while (slab* s = giving_back) {
-        giving_back = s->released_next;  // read before the header goes too
-        {
-            std::lock_guard guard(r.lock);
-            unregister_slab(r, s);
-        }
-        // Nobody holds a block of s, nobody cuts from it, it is out of every magazine and
-        // out of the registry: its pages are ours to return, header and all.
-        ::madvise(s, slab_bytes, MADV_DONTNEED);
-        result.bytes += slab_bytes;
-        std::lock_guard guard(r.lock);
-        r.released.push_back(s);  // within the capacity reserved when s was carved
-    }
-}
-
 // The common slow paths of both pools, for sizes up to max_small.
 void* pooled_alloc_slow(pool_kind kind, frame_thread_cache& thread_cache, std::size_t n) {
     const std::size_t c = class_of(n);
@@ -515,6 +309,21 @@ void pooled_free_slow(pool_kind kind, frame_thread_cache& thread_cache, void* bl
 }
 
 }  // namespace
+
+void flush_thread_cache(pool_kind kind, frame_thread_cache& thread_cache) noexcept {
+    for (std::size_t c = 0; c < class_count; ++c) {
+        class_cache& cache = thread_cache.classes[c];
+        depot_state& d = depot(kind, c);
+        std::lock_guard guard(d.lock);
+        for (frame_magazine* m : {std::exchange(cache.loaded, nullptr), std::exchange(cache.previous, nullptr)}) {
+            if (!m) continue;
+            (m->count ? d.stocked : d.empty).push_back(m);
+            count_stocked(m, c, true);
+        }
+        if (bump_of(cache) && bump_of(cache)->bumped < bump_of(cache)->capacity) d.partial.push_back(bump_of(cache));
+        bump_of(cache) = nullptr;
+    }
+}
 
 constinit thread_local frame_thread_cache t_frame_cache{};
 constinit thread_local frame_thread_cache t_object_cache{};
@@ -544,77 +353,10 @@ std::size_t frame_last_request() noexcept {
     return t_frame_cache.last_request;
 }
 
-namespace {
-// One release at a time, so that free_os_memory() returns only once a release running on
-// another thread (maybe_release_free_slabs) has returned its pages too. Held across
-// release_free_slabs, so it comes first in the lock order. Recursive: the shutdown walk holds
-// it while it destroys frames, whose destructors may call free_os_memory.
-std::recursive_mutex g_release_lock;
-// A later maybe_release_free_slabs may return memory this one could not: it kept free slabs
-// as a reserve, or it was refused as too early. Cleared by a call that keeps nothing back.
-// Read by release_follow_up_due. Relaxed: a hint, ordering nothing.
-std::atomic<bool> g_release_pending{false};
-// When maybe_release_free_slabs last ran (steady_clock nanoseconds since its epoch); the CAS
-// on it elects one caller per interval and orders nothing else.
-std::atomic<std::int64_t> g_last_release_ns{0};
-constexpr std::int64_t release_interval_ns = 1'000'000'000;
-
-std::int64_t steady_now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
-std::size_t release_locked(bool flush_this_thread, bool keep_reserve) noexcept {  // requires g_release_lock
-    if (flush_this_thread) {
-        flush_thread_cache(pool_kind::frames, t_frame_cache);
-        flush_thread_cache(pool_kind::objects, t_object_cache);
-    }
-    release_result result;
-    for (pool_kind kind : {pool_kind::frames, pool_kind::objects})
-        for (std::size_t c = 0; c < class_count; ++c)
-            release_free_slabs(kind, c, keep_reserve, result);
-    if (keep_reserve) g_release_pending.store(result.held_back, std::memory_order_relaxed);
-#if defined(__GLIBC__)
-    // The freed magazines' arrays (up to 8 KiB each) went back to malloc, which keeps them
-    // resident until trimmed.
-    if (result.magazines_freed) ::malloc_trim(0);
-#endif
-    return result.bytes;
-}
-}  // namespace
-
-std::size_t frame_pool_release(bool flush_this_thread) noexcept {
-    std::lock_guard guard(g_release_lock);
-    return release_locked(flush_this_thread, false);
-}
-
-void maybe_release_free_slabs() noexcept {
-    if (g_stocked_bytes.load(std::memory_order_relaxed) < release_threshold) return;
-    const std::int64_t now = steady_now_ns();
-    std::int64_t last = g_last_release_ns.load(std::memory_order_relaxed);
-    if (now - last < release_interval_ns) {
-        g_release_pending.store(true, std::memory_order_relaxed);
-        return;
-    }
-    if (!g_last_release_ns.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
-    std::unique_lock guard(g_release_lock, std::try_to_lock);
-    if (guard.owns_lock()) release_locked(false, true);  // else one is running already
-}
-
-std::chrono::steady_clock::time_point release_follow_up_due() noexcept {
-    if (!g_release_pending.load(std::memory_order_relaxed) ||
-        g_stocked_bytes.load(std::memory_order_relaxed) < release_threshold)
-        return std::chrono::steady_clock::time_point::max();
-    // A little past the interval, so that the follow-up is not refused as too early.
-    const auto last = std::chrono::nanoseconds(g_last_release_ns.load(std::memory_order_relaxed));
-    return std::chrono::steady_clock::time_point(last + std::chrono::nanoseconds(release_interval_ns) +
-                                                 std::chrono::milliseconds(10));
-}
-
 std::size_t frame_destroy_all_roots() noexcept {
     // No release meanwhile (free_os_memory from a thread outside the runtime): the walk reads
     // the headers and blocks of the slabs it listed.
-    std::lock_guard release_guard(g_release_lock);
+    std::lock_guard release_guard(release_lock());
     std::vector<slab*> slabs;
     {
         auto& r = registry();

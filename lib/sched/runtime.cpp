@@ -9,7 +9,7 @@
 //   4. Queued handles are dropped and every frame still tagged root is destroyed
 //      (frame_pool.cpp); destroying a root destroys the child frames it owns, so every
 //      frame is freed and every destructor runs, and nothing is resumed.
-//   5. The frame pool returns the pages of its now free slabs to the OS (frame_pool.cpp).
+//   5. The frame pool returns the pages of its now free slabs to the OS (slab_release.cpp).
 //   6. The runtime is torn down; run() can be called again.
 #include "sched/runtime.hpp"
 

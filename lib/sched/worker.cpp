@@ -24,7 +24,7 @@
 //      (ping-pong across workers, select) costs far more than the spin. An idle runtime
 //      still parks after one window: it uses no CPU.
 //   6. Park (idle.cpp): fire due timers of every shard first, and at most once a second let
-//      the frame pool return free memory to the OS (frame_pool.cpp); then the futex wait, with
+//      the frame pool return free memory to the OS (slab_release.cpp); then the futex wait, with
 //      a timeout at the earliest timer deadline of all shards (none if there is no timer),
 //      or sooner if the pool held memory back for a later look; no CPU is used until then,
 //      notify_one, or stop.
