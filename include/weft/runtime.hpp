@@ -39,12 +39,16 @@ unsigned maxprocs() noexcept;
 std::size_t num_tasks() noexcept;
 
 // Go's debug.FreeOSMemory(): returns to the OS the memory of task frames (and channel,
-// context and timer states) that are free now, and gives back the number of bytes. weft
-// also does this by itself, at most once a second when a worker runs out of work and the
-// pool holds 4 MiB or more of free frames, and when run() ends. Memory comes back in 64 KiB
-// slabs whose every frame is free; frames cached by other workers (at most two magazines of
-// about 64 KiB per frame size each) stay with them.
-// Any thread, with or without a runtime running.
+// context and timer states) that are free now, and gives back the number of bytes.
+//
+//     co_await burst.wait();                         // a million tasks have just ended
+//     std::size_t released = weft::free_os_memory();
+//
+// weft also does this by itself, at most once a second when a worker runs out of work and
+// the pool holds 4 MiB or more of free frames, and when run() ends. Memory comes back in
+// 64 KiB slabs whose every frame is free; frames cached by other workers (at most two
+// magazines of about 64 KiB per frame size each) stay with them. Never throws. Any thread,
+// with or without a runtime running.
 std::size_t free_os_memory() noexcept;
 
 // Called with the exception that escaped a `go` task, instead of printing
