@@ -72,7 +72,7 @@ struct release_result {
     bool held_back = false;           // free slabs kept as the class's reserve
 };
 
-// Gives back to the OS the slabs of class c whose blocks are all in the depot (7). With
+// Gives back to the OS the slabs of class c whose blocks are all in the depot (steps 1-5). With
 // `keep_reserve`, as many of them as hold the blocks handed out of the depot since the last
 // call stay (the class's recent demand: a program that churns through frames keeps what it
 // will take again, one that has gone quiet gets everything back at the next call).
