@@ -41,42 +41,24 @@
 // dedicated idle thread or timed parking as a safety net (CPU use while idle, latency).
 #include "sched/idle.hpp"
 
+#include "sched/heavy_barrier.hpp"
 #include "sched/worker.hpp"
-
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 
 namespace weft::detail {
-namespace {
-
-bool register_membarrier() noexcept {
-#if defined(__SANITIZE_THREAD__)
-    return false;  // TSan does not model membarrier: keep the fences it understands
-#else
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    return false;
-#endif
-#endif
-    const long supported = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    if (supported < 0 || !(supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return false;
-    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-#endif
-}
-
-}  // namespace
 
 idle_set::idle_set(unsigned workers)
-    : workers_(workers), heavy_barrier_(register_membarrier()), state_(workers * unparked_one) {
+    : workers_(workers), heavy_barrier_(heavy_barrier_available()), state_(workers * unparked_one) {
     sleepers_.reserve(workers);
 }
 
 void idle_set::park_barrier() const noexcept {
-    if (heavy_barrier_ && ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return;
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (heavy_barrier_) {
+        heavy_barrier();
+    } else {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
 }
 
 void idle_set::wake_sleeper() noexcept {

@@ -39,6 +39,7 @@
 
 #include "mem/frame_pool.hpp"
 #include "sched/futex.hpp"
+#include "sched/heavy_barrier.hpp"
 #include "sched/runtime.hpp"
 
 #include <weft/detail/spin_lock.hpp>
@@ -62,7 +63,11 @@ constexpr int pauses_per_round = 64;
 }  // namespace
 
 worker::worker(runtime& rt, unsigned index, unsigned workers) noexcept
-    : rt_(rt), idle_(rt.idle()), index_(index), queue_(workers > 1), rng_(0x9e3779b9u * (index + 1)) {}
+    : rt_(rt),
+      idle_(rt.idle()),
+      index_(index),
+      queue_(workers > 1, heavy_barrier_available()),
+      rng_(0x9e3779b9u * (index + 1)) {}
 
 std::uint32_t worker::random() noexcept {
     // xorshift32: victim selection only.
@@ -107,6 +112,7 @@ std::coroutine_handle<> worker::on_periodic_tick() noexcept {
     countdown_span_ = std::min(to_timer, to_fairness);
     countdown_ = countdown_span_;
     if (to_timer == timer_interval) fire_timers(false);
+    queue_.adapt_to_thieves();
     if (to_fairness == inject_interval) {
         // Fairness: the oldest global task, else the oldest local one, goes first. Unless the
         // local queue holds only a batch from the injection queue: its next task is older than
@@ -170,9 +176,13 @@ std::coroutine_handle<> worker::steal() noexcept {
     for (unsigned i = 0; i < n; ++i) {
         worker& victim = rt_.at((start + i) % n);
         if (&victim == this) continue;
-        if (auto task = victim.queue().steal_into(queue_)) {
+        // The oldest stolen task runs now; the rest go to our queue (it is empty: we search
+        // only when it is), where the newest of them is popped next.
+        void* stolen[run_queue::capacity / 2];
+        if (const std::uint32_t n = victim.queue().steal(stolen, run_queue::capacity / 2)) {
+            queue_.push_batch(stolen + 1, n - 1);
             queue_is_inject_batch_ = false;
-            return task;
+            return std::coroutine_handle<>::from_address(stolen[0]);
         }
     }
     const std::size_t share = rt_.inject().size() / n + 1;

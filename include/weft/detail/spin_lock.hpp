@@ -23,6 +23,11 @@ public:
         // acquire: pairs with unlock's release; the protected state is as the holder left it.
         if (locked_.exchange(true, std::memory_order_acquire)) spin_lock_contended(locked_);
     }
+    // False at once if the lock is held (the load keeps a busy lock's line shared).
+    bool try_lock() noexcept {
+        // acquire: as in lock.
+        return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
+    }
     void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
 private:
