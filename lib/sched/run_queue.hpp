@@ -17,10 +17,10 @@
 // A locked instruction costs 3-12 ns on the 2-core machines, and fork-join code pops once
 // per task: the exchange was 17% of bench/sched_fib_fork.cpp's samples on 2 workers (perf,
 // session 12), and a membarrier costs ~2.2 us. So a queue runs light while steals are rare
-// and fenced while they are frequent (after a steal, until `quiet_ticks_for_light` of the
-// owner's periodic ticks pass without one), which bounds the cost of the wrong guess
-// either way (ski rental). Where membarrier is unavailable (ThreadSanitizer, old kernels)
-// queues stay fenced.
+// and fenced while they are frequent (after a steal, until a quiet period of the owner's
+// periodic ticks passes without one), which bounds the cost of the wrong guess either way
+// (ski rental); the quiet period adapts to how soon steals return (adapt_to_thieves). Where membarrier is unavailable
+// (ThreadSanitizer, old kernels) queues stay fenced.
 //
 // Locking. `lock_` serializes thieves (a thief that finds it held skips this victim), mode
 // changes, and the owner's head-side operations (pop_oldest, take_half) and slow paths. It is
@@ -39,6 +39,7 @@
 //     by CAS (owner or thief), or a light steal's settled range.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
@@ -54,8 +55,13 @@ public:
     // on bench/sched_spawn_join.cpp with 1 worker, where 1,000,000 frames are cold).
     static constexpr std::uint32_t prefetch_distance = 16;
     // The owner's periodic ticks (every 16 tasks at most, worker.cpp) without a steal
-    // before a fenced queue goes light again: ~256 fenced pops cost about one membarrier.
+    // before a fenced queue goes light again, at first: ~256 fenced pops cost about one
+    // membarrier. It doubles (to max_quiet_ticks) whenever a steal comes within 4 quiet
+    // periods of going light, and halves after a longer light stretch.
     static constexpr std::uint32_t quiet_ticks_for_light = 16;
+    // The most the quiet period grows to, where steals keep arriving soon after the queue
+    // goes light (bench/chan_select.cpp): ~16,000 fenced pops.
+    static constexpr std::uint32_t max_quiet_ticks = 1024;
 
     // `stealable`: false when the owner is the runtime's only worker (nobody steals: pops
     // need no barrier at all). `light_allowed`: heavy_barrier_available().
@@ -117,23 +123,29 @@ public:
     void adapt_to_thieves() noexcept {
         if (!light_allowed_) return;
         const std::uint32_t visits = thief_visits_.load(std::memory_order_relaxed);
-#ifdef WEFT_AB_ALWAYS_LIGHT
-        if (!light_) set_light(true);
-        return;
-#endif
         if (visits != seen_visits_) {
             seen_visits_ = visits;
             quiet_ticks_ = 0;
-            if (light_) set_light(false);
-        } else if (!light_ && ++quiet_ticks_ >= quiet_ticks_for_light) {
+            if (light_) {
+                // A steal soon after going light did not repay the fenced pops saved: wait
+                // longer next time; after a long light stretch, wait less.
+                if (light_ticks_ < 4 * quiet_needed_) {
+                    quiet_needed_ = std::min(2 * quiet_needed_, max_quiet_ticks);
+                } else {
+                    quiet_needed_ = std::max(quiet_needed_ / 2, quiet_ticks_for_light);
+                }
+                set_light(false);
+            }
+        } else if (light_) {
+            ++light_ticks_;
+        } else if (++quiet_ticks_ >= quiet_needed_) {
+            light_ticks_ = 0;
             set_light(true);
         }
     }
 
     // Owner: whether pops use the light protocol now (tests check that both run).
-    bool light() const noexcept {
-        return light_;
-    }
+    bool light() const noexcept { return light_; }
     // Tests only: called by a light steal between its claim and its reads of the slots, to
     // stand for a thief descheduled there. Null in the library.
     static inline void (*after_light_claim_for_tests)() = nullptr;
@@ -145,9 +157,7 @@ public:
         const auto n = static_cast<std::int32_t>(tail - head);
         return n > 0 ? static_cast<std::uint32_t>(n) : 0;  // a pop or light steal in progress
     }
-    bool empty() const noexcept {
-        return size() == 0;
-    }
+    bool empty() const noexcept { return size() == 0; }
 
 private:
     // head_ packs the floor (high half) and the head (low half), so a claim and the floor
@@ -155,9 +165,7 @@ private:
     static constexpr std::uint64_t pack(std::uint32_t floor, std::uint32_t head) noexcept {
         return (std::uint64_t{floor} << 32) | head;
     }
-    static constexpr std::uint32_t head_of(std::uint64_t word) noexcept {
-        return static_cast<std::uint32_t>(word);
-    }
+    static constexpr std::uint32_t head_of(std::uint64_t word) noexcept { return static_cast<std::uint32_t>(word); }
     static constexpr std::uint32_t floor_of(std::uint64_t word) noexcept {
         return static_cast<std::uint32_t>(word >> 32);
     }
@@ -254,10 +262,12 @@ private:
     alignas(64) std::atomic<std::uint32_t> tail_{0};
     // Owner only, written under lock_ (read by thieves under it): the pop protocol in use.
     bool light_ = false;
-    std::uint32_t seen_visits_ = 0;  // owner only: thief_visits_ at the last tick that changed
-    std::uint32_t quiet_ticks_ = 0;  // owner only: ticks since then
-    const bool stealable_;           // set at construction: more than one worker
-    const bool light_allowed_;       // set at construction: stealable and membarrier works
+    std::uint32_t seen_visits_ = 0;                       // owner only: thief_visits_ at the last tick that changed
+    std::uint32_t quiet_ticks_ = 0;                       // owner only: ticks since then
+    std::uint32_t light_ticks_ = 0;                       // owner only: ticks since the queue last went light
+    std::uint32_t quiet_needed_ = quiet_ticks_for_light;  // owner only: quiet ticks before light
+    const bool stealable_;                                // set at construction: more than one worker
+    const bool light_allowed_;                            // set at construction: stealable and membarrier works
     std::atomic<void*> slots_[capacity] = {};
     // Serializes thieves, mode changes and the owner's slow paths (see the top).
     alignas(64) spin_lock lock_;
