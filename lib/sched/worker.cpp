@@ -179,8 +179,8 @@ std::coroutine_handle<> worker::steal() noexcept {
         // The oldest stolen task runs now; the rest go to our queue (it is empty: we search
         // only when it is), where the newest of them is popped next.
         void* stolen[run_queue::capacity / 2];
-        if (const std::uint32_t n = victim.queue().steal(stolen, run_queue::capacity / 2)) {
-            queue_.push_batch(stolen + 1, n - 1);
+        if (const std::uint32_t taken = victim.queue().steal(stolen, run_queue::capacity / 2)) {
+            queue_.push_batch(stolen + 1, taken - 1);
             queue_is_inject_batch_ = false;
             return std::coroutine_handle<>::from_address(stolen[0]);
         }
