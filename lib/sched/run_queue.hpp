@@ -68,6 +68,21 @@ public:
     run_queue(bool stealable, bool light_allowed) noexcept
         : stealable_(stealable), light_allowed_(stealable && light_allowed) {}
 
+    // Owner: appends `task` if that needs no wait and no lock: false if the queue is full or
+    // a light steal in flight claimed past the tail (then push decides). Calls nothing, so
+    // a caller whose other paths are tail calls keeps no registers on its fast path.
+    bool try_push(std::coroutine_handle<> task) noexcept {
+        const std::uint32_t tail = tail_.load(std::memory_order_relaxed);  // only we write it
+        // acquire: as in push.
+        const std::uint64_t word = head_.load(std::memory_order_acquire);
+        if (static_cast<std::int32_t>(tail - head_of(word)) < 0 || tail - floor_of(word) >= capacity) [[unlikely]]
+            return false;
+        slots_[tail % capacity].store(task.address(), std::memory_order_relaxed);
+        // release: as in push.
+        tail_.store(tail + 1, std::memory_order_release);
+        return true;
+    }
+
     // Owner: appends `task`; false if the queue is full (caller overflows with take_half).
     bool push(std::coroutine_handle<> task) noexcept {
         const std::uint32_t tail = tail_.load(std::memory_order_relaxed);  // only we write it
@@ -91,7 +106,7 @@ public:
     void push_batch_reversed(void* const* tasks, std::uint32_t count) noexcept;
 
     // Owner: removes the newest task, or returns a null handle.
-    std::coroutine_handle<> pop_newest() noexcept {
+    [[gnu::always_inline]] std::coroutine_handle<> pop_newest() noexcept {
         if (!stealable_) return pop_newest_unshared();
         if (light_) return pop_newest_light();
         return pop_newest_fenced();

@@ -46,6 +46,7 @@ worker* current_worker() noexcept {
 }
 void set_current_worker(worker* w) noexcept {
     t_worker = w;
+    t_finished_roots = w ? &w->finished_count() : nullptr;
 }
 
 runtime::runtime(unsigned workers) : idle_(workers), timers_(workers) {
@@ -140,14 +141,10 @@ wake_batch* wake_batch::current() noexcept {
     return t_batch;
 }
 
-void start_root(std::coroutine_handle<> root) {
-    // On a worker (the common case) the runtime is running and not shutting down: the
-    // shutdown starts only after every worker has left its loop and cleared t_worker.
-    if (worker* w = t_worker) [[likely]] {
-        w->count_started();
-        w->schedule_spawned(root);
-        return;
-    }
+namespace {
+// start_root on a thread that is not a worker (or during shutdown). Out of line, as a tail
+// call, so that start_root's worker path saves no registers.
+[[gnu::noinline]] void start_root_off_worker(std::coroutine_handle<> root) {
     if (shutting_down()) {
         root.destroy();  // a destructor started a task during shutdown: it never runs
         return;
@@ -159,18 +156,27 @@ void start_root(std::coroutine_handle<> root) {
     g_external_live.fetch_add(1, std::memory_order_relaxed);
     schedule(root);
 }
+}  // namespace
 
-void note_root_finished() noexcept {
-    if (worker* w = t_worker) {
-        w->count_finished();
-    } else {
-        g_external_live.fetch_sub(1, std::memory_order_relaxed);
-    }
+void start_root(std::coroutine_handle<> root) {
+    // On a worker (the common case) the runtime is running and not shutting down: the
+    // shutdown starts only after every worker has left its loop and cleared t_worker.
+    worker* w = t_worker;
+    if (!w) [[unlikely]]
+        return start_root_off_worker(root);
+    w->count_started();
+    w->schedule_spawned(root);
 }
 
-// Here rather than in task_lifecycle.cpp so that note_root_finished inlines into it: with
-// two calls from on_final, clang stopped inlining on_final into coroutines' resume
-// functions (+4.5% instructions in fib_fork).
+constinit thread_local std::atomic<std::uint64_t>* t_finished_roots = nullptr;
+
+void note_root_finished_off_worker() noexcept {
+    g_external_live.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// One call from on_final for a detached root's whole ending: with two calls there, clang
+// stopped inlining on_final into coroutines' resume functions (+4.5% instructions in
+// fib_fork).
 void finish_detached(std::coroutine_handle<> frame, wait_group* group) noexcept {
     note_root_finished();
     if (!t_escaped && !group) [[likely]] {

@@ -77,6 +77,11 @@ std::uint32_t worker::random() noexcept {
     return rng_;
 }
 
+void worker::push_contended(std::coroutine_handle<> task) noexcept {
+    if (!queue_.push(task)) push_overflowing(task);
+    idle_.notify_one();
+}
+
 void worker::push_overflowing(std::coroutine_handle<> task) noexcept {
     do {
         void* half[run_queue::capacity / 2];

@@ -49,13 +49,11 @@ public:
     void count_started() noexcept {
         started_.store(started_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
-    void count_finished() noexcept {
-        // release: a reader that sees this finish also sees the task's start (which happened
-        // before it ran here), wherever the start was counted.
-        finished_.store(finished_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-    }
+    // Finishes are counted by note_root_finished (promise.hpp) through t_finished_roots,
+    // which points here while this worker's loop runs.
+    std::atomic<std::uint64_t>& finished_count() noexcept { return finished_; }
     std::uint64_t started() const noexcept { return started_.load(std::memory_order_relaxed); }
-    // acquire: pairs with count_finished's release.
+    // acquire: pairs with note_root_finished's release.
     std::uint64_t finished() const noexcept { return finished_.load(std::memory_order_acquire); }
 
     // Drops queued handles (shutdown; their frames are destroyed by the root walk).
@@ -67,14 +65,18 @@ private:
     std::coroutine_handle<> next_after_lifo_streak() noexcept;
     std::coroutine_handle<> next_from_inject() noexcept;
     std::coroutine_handle<> take_starved_oldest() noexcept;
-    // The hot path of every spawn and of every LIFO displacement: inline, with the overflow
-    // (a full queue) out of line.
+    // The hot path of every spawn and of every LIFO displacement: inline, and every other
+    // path a tail call (push_contended; notify_one's wake), so that the fast path saves no
+    // registers: start_root's pushes and pops of callee-saved registers were 8 of its 36
+    // instructions per spawn (callgrind, bench/sched_fib_fork.cpp on one worker).
     void push_stealable(std::coroutine_handle<> task) noexcept {
         queue_is_inject_batch_ = false;
-        if (!queue_.push(task)) [[unlikely]]
-            push_overflowing(task);
+        if (!queue_.try_push(task)) [[unlikely]]
+            return push_contended(task);
         idle_.notify_one();
     }
+    // A full queue, or a light steal in the way: push, overflowing if full, then notify.
+    void push_contended(std::coroutine_handle<> task) noexcept;
     void push_overflowing(std::coroutine_handle<> task) noexcept;
     std::coroutine_handle<> steal() noexcept;
     std::coroutine_handle<> search() noexcept;

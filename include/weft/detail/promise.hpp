@@ -87,8 +87,23 @@ void finish_root(std::coroutine_handle<> frame, escaped_exception* escaped, wait
 inline void destroy_root(std::coroutine_handle<> frame) noexcept {
     frame.destroy();
 }
+// The running worker's count of roots finished on it (num_tasks()), or null on a thread
+// that is not a worker. Set by the worker loop; read here so that counting a finish is
+// inline on every task's final suspend (a call there was ~5% of bench/sched_fib_fork.cpp's
+// instructions on one worker, callgrind).
+extern constinit thread_local std::atomic<std::uint64_t>* t_finished_roots;
+void note_root_finished_off_worker() noexcept;
 // Called when a root (detached or joinable) reaches its final suspend point.
-void note_root_finished() noexcept;
+inline void note_root_finished() noexcept {
+    if (std::atomic<std::uint64_t>* count = t_finished_roots) [[likely]] {
+        // Only this worker writes it: a plain increment. release: a reader that sees this
+        // finish also sees the task's start (which happened before it ran here), wherever
+        // the start was counted (live_tasks in lib/sched/runtime.cpp).
+        count->store(count->load(std::memory_order_relaxed) + 1, std::memory_order_release);
+        return;
+    }
+    note_root_finished_off_worker();
+}
 // A detached root's whole ending: note_root_finished, then finish_root with the exception
 // that escaped it, if any (one call from on_final, which stays small enough to inline into
 // every coroutine's resume).
@@ -112,7 +127,7 @@ public:
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
         template <class Promise>
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+        [[gnu::always_inline]] std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
             return static_cast<promise_base&>(self.promise()).on_final(self);
         }
         void await_resume() const noexcept {}
@@ -197,22 +212,26 @@ public:
     wait_group* group() const noexcept { return reinterpret_cast<wait_group*>(link_.load(std::memory_order_relaxed)); }
 
 private:
-    std::coroutine_handle<> on_final(std::coroutine_handle<> self) noexcept {
-        switch (mode_) {
-            case task_mode::child:
-                return std::coroutine_handle<>::from_address(
-                    reinterpret_cast<void*>(link_.load(std::memory_order_relaxed)));
-            case task_mode::child_inline: {
-                const auto previous = link_.exchange(0, std::memory_order_acq_rel);
-                if (previous & 1) return std::noop_coroutine();  // the awaiter continues itself
-                return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(previous));
-            }
-            case task_mode::detached:
-                finish_detached(self, group());
-                return std::noop_coroutine();
-            case task_mode::joinable:
-                break;
+    // Forced inline: it is a few instructions per mode, and out of line it costs every task
+    // a call (clang stops inlining it by itself once it grows past its threshold).
+    [[gnu::always_inline]] std::coroutine_handle<> on_final(std::coroutine_handle<> self) noexcept {
+        // Tests rather than a switch, which clang made a jump table (bounds check, table
+        // load, indirect jump): child mode, the most common, costs one compare here; the
+        // others cost what the table did (fib_fork's joinable tasks: the same instructions).
+        const task_mode mode = mode_;
+        if (mode == task_mode::child) [[likely]]
+            return std::coroutine_handle<>::from_address(
+                reinterpret_cast<void*>(link_.load(std::memory_order_relaxed)));
+        if (mode == task_mode::detached) {
+            finish_detached(self, group());
+            return std::noop_coroutine();
         }
+        if (mode == task_mode::child_inline) {
+            const auto previous = link_.exchange(0, std::memory_order_acq_rel);
+            if (previous & 1) return std::noop_coroutine();  // the awaiter continues itself
+            return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(previous));
+        }
+        // joinable
         note_root_finished();
         std::uintptr_t outcome = join_completed;
         if (t_escaped) [[unlikely]]
