@@ -87,7 +87,11 @@ inline void* magazine_take(frame_thread_cache& cache, std::size_t size) noexcept
     // fetching the block `prefetch_distance` allocations ahead now.
     if (m->count > frame_classes::prefetch_distance)
         __builtin_prefetch(m->slots[m->count - 1 - frame_classes::prefetch_distance], 1);
-    return m->slots[--m->count];
+    void* block = m->slots[--m->count];
+    // Magazines hold blocks only: telling the compiler lets the caller's null test (empty
+    // magazine) fold into the count test above.
+    if (!block) __builtin_unreachable();
+    return block;
 }
 // Puts `block` into `cache`'s loaded magazine; false if it is full (or absent).
 inline bool magazine_put(frame_thread_cache& cache, void* block, std::size_t size) noexcept {
