@@ -73,29 +73,29 @@ public:
     // a caller whose other paths are tail calls keeps no registers on its fast path.
     bool try_push(std::coroutine_handle<> task) noexcept {
         const std::uint32_t tail = tail_.load(std::memory_order_relaxed);  // only we write it
-        // acquire: as in push.
+        // acquire: pairs with consumers' release of head_, so their reads of the slots below
+        // the floor finished before we overwrite those slots.
         const std::uint64_t word = head_.load(std::memory_order_acquire);
         if (static_cast<std::int32_t>(tail - head_of(word)) < 0 || tail - floor_of(word) >= capacity) [[unlikely]]
             return false;
         slots_[tail % capacity].store(task.address(), std::memory_order_relaxed);
-        // release: as in push.
+        // release: publishes the slot (and the task's frame) to consumers that acquire tail_.
         tail_.store(tail + 1, std::memory_order_release);
         return true;
     }
 
     // Owner: appends `task`; false if the queue is full (caller overflows with take_half).
     bool push(std::coroutine_handle<> task) noexcept {
+        if (try_push(task)) [[likely]]
+            return true;
         const std::uint32_t tail = tail_.load(std::memory_order_relaxed);  // only we write it
         // acquire: pairs with consumers' release of head_, so their reads of the slots below
         // the floor finished before we overwrite those slots.
         const std::uint64_t word = head_.load(std::memory_order_acquire);
-        if (static_cast<std::int32_t>(tail - head_of(word)) < 0) [[unlikely]]
+        if (static_cast<std::int32_t>(tail - head_of(word)) < 0)
             return push_settled(task);  // a light steal claimed past our tail: wait for it
-        if (tail - floor_of(word) >= capacity) return false;
-        slots_[tail % capacity].store(task.address(), std::memory_order_relaxed);
-        // release: publishes the slot (and the task's frame) to consumers that acquire tail_.
-        tail_.store(tail + 1, std::memory_order_release);
-        return true;
+        // Full, or a steal settled since try_push looked (not full now: the caller retries).
+        return false;
     }
 
     // Owner: appends `count` tasks in order (the last one is popped first). They fit: the
