@@ -13,11 +13,18 @@
 //      fresh blocks cut from the thread's "bump" slab. The loaded magazine full: swap it
 //      with the second if that one is empty, else hand the second (full) to the depot and
 //      take an empty one.
-//      So a thread always holds between 0 and 2 magazines of blocks, every depot trade moves
-//      a whole magazine in O(1), and a block freed on another thread simply joins that
-//      thread's magazines (ownership migrates): a producer/consumer pair recycles blocks
-//      through the depot instead of growing without bound. Magazines themselves come from
-//      the depot's stock of empty ones; only a new high-water mark allocates one.
+//      So a thread always holds between 0 and 2 magazines of blocks to allocate from, every
+//      depot trade moves a whole magazine in O(1), and a producer/consumer pair recycles
+//      blocks through the depot instead of growing without bound. Magazines themselves come
+//      from the depot's stock of empty ones; only a new high-water mark allocates one.
+//   3a. Blocks go home. Each slab records the thread that cuts it (its owner, the first word
+//      of its header); a free compares it with the freeing thread's id. Another thread's
+//      block goes to a third, "foreign" magazine, which when full goes to the depot tagged
+//      with its blocks' owner, and a refill at the depot takes a magazine of its own blocks
+//      first. So a thread keeps allocating blocks of its own slabs, and two threads' frames
+//      do not end up as neighbours in one cache line, which each would keep taking from the
+//      other's cache (see magazine_put in frame_cache.hpp for what it cost fork-join code).
+//      The check costs a load of the slab header and a select on every free.
 //   4. When a thread exits, its magazines and bump slabs go to the depot.
 //   5. Every slab is registered (registry_lock). A freed block gets frame_layout::free_mark
 //      in its mode byte; a live frame holds its promise's mode there. run()'s shutdown walks
@@ -32,8 +39,11 @@
 //
 // Rejected: a lock-free remote-free stack per owner (Go's, mimalloc's): cheaper for
 // cross-thread frees, but needs an atomic per free and delays reuse; the magazine handoff
-// above does one lock per magazine. Free lists threaded through the blocks (weft's first
-// version): O(1) batch moves too, but allocating many frames whose blocks had left the
+// above does one lock per magazine, and 3a sends blocks home at that granularity. Size
+// classes rounded up to whole cache lines (no line is ever shared by two blocks): that
+// also ends the sharing of 3a, but costs up to 60% more memory (an 80-byte frame parked in
+// wait_group::wait would take 128), against the 128-byte target of bench/sched_idle_memory.cpp. Free lists threaded
+// through the blocks (weft's first version): O(1) batch moves too, but allocating many frames whose blocks had left the
 // cache chased one cold pointer after another. A registry of live tasks (linked list per worker): it costs
 // two synchronized list operations per spawn; the tag walk costs nothing on the spawn path.
 //
@@ -49,6 +59,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -121,16 +132,15 @@ void register_slab(registry_state& r, slab* s) {  // requires r.lock
 }
 
 void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::size_t mapped, pool_kind kind) {
-    const std::size_t data_offset = (sizeof(slab) + 63) & ~std::size_t{63};
-    const std::size_t cap = (total_bytes - data_offset) / block_size;
+    const std::size_t cap = (total_bytes - slab_header_bytes) / block_size;
     s->block_size = static_cast<std::uint32_t>(block_size);
     s->capacity = static_cast<std::uint32_t>(cap);
     s->bumped = 0;
     s->index_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + block_size - 1) / block_size);
     s->mapped_bytes = mapped;
     s->kind = kind;
-    s->data = reinterpret_cast<unsigned char*>(s) + data_offset;
-    WEFT_POISON(s->data, cap * block_size);
+    s->owner.store(0, std::memory_order_relaxed);
+    WEFT_POISON(slab_data(s), cap * block_size);
 }
 
 [[gnu::noinline, gnu::cold]] slab* new_slab(pool_kind kind, std::size_t c) {
@@ -166,8 +176,8 @@ void init_slab(slab* s, std::size_t block_size, std::size_t total_bytes, std::si
         std::lock_guard guard(r.lock);
         register_slab(r, s);
     }
-    WEFT_UNPOISON(s->data, n);
-    return s->data;
+    WEFT_UNPOISON(slab_data(s), n);
+    return slab_data(s);
 }
 
 // While frame_destroy_all_roots walks the slabs, huge slabs are not unmapped (a walk entry
@@ -202,6 +212,43 @@ void flush_at_thread_exit() noexcept {
     (void)flusher;
 }
 
+// Hands out frame_thread_cache::owner ids. Relaxed: ids need only be distinct.
+std::atomic<std::uint32_t> g_next_owner{1};
+
+std::uint32_t owner_id(frame_thread_cache& thread_cache) noexcept {
+    while (thread_cache.owner == 0)  // 0 means "none": skipped when the count wraps
+        thread_cache.owner = g_next_owner.fetch_add(1, std::memory_order_relaxed);
+    return thread_cache.owner;
+}
+
+// Puts `m` into depot `d` (its lock held): stocked, tagged with the owner of the block it will
+// hand out first, or empty.
+void stock_magazine(depot_state& d, std::size_t c, frame_magazine* m) {
+    if (m->count == 0) {
+        d.empty.push_back(m);
+        return;
+    }
+    m->owner = slab_owner_of(m->slots[m->count - 1]);
+    d.stocked.push_back(m);
+    count_stocked(m, c, true);
+}
+
+// Takes a stocked magazine from depot `d` (its lock held, stocked not empty): the newest one
+// of `owner`'s own blocks among the last few stocked, else the newest.
+frame_magazine* take_stocked(depot_state& d, std::uint32_t owner) noexcept {
+    constexpr std::size_t looked_at = 8;  // a bound on the time the lock is held
+    auto& stocked = d.stocked;
+    for (std::size_t i = stocked.size(), seen = 0; i-- > 0 && seen < looked_at; ++seen) {
+        if (stocked[i]->owner == owner) {
+            std::swap(stocked[i], stocked.back());
+            break;
+        }
+    }
+    frame_magazine* m = stocked.back();
+    stocked.pop_back();
+    return m;
+}
+
 frame_magazine* new_magazine(std::size_t c) {
     const std::uint32_t capacity = magazine_capacity_of(c);
     void* raw = ::operator new (sizeof(frame_magazine) + std::size_t{capacity} * sizeof(void*));
@@ -209,12 +256,14 @@ frame_magazine* new_magazine(std::size_t c) {
     m->count = 0;
     m->capacity = capacity;
     m->slots = reinterpret_cast<void**>(m + 1);
+    m->owner = 0;
     return m;
 }
 
 // Slow path of allocation: the loaded magazine of class c is empty (or absent).
 [[gnu::noinline, gnu::cold]] void* refill(pool_kind kind, frame_thread_cache& thread_cache, std::size_t c) {
     flush_at_thread_exit();
+    const std::uint32_t self = owner_id(thread_cache);
     class_cache& cache = thread_cache.classes[c];
     if (cache.previous && cache.previous->count) {
         std::swap(cache.loaded, cache.previous);
@@ -228,14 +277,15 @@ frame_magazine* new_magazine(std::size_t c) {
             // second, a stocked one is loaded.
             if (cache.previous) d.empty.push_back(cache.previous);
             cache.previous = cache.loaded;
-            cache.loaded = d.stocked.back();
-            d.stocked.pop_back();
+            cache.loaded = take_stocked(d, self);
             count_stocked(cache.loaded, c, false);
             d.taken_since_release += cache.loaded->count;
         } else {
             if ((!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) && !d.partial.empty()) {
                 bump_of(cache) = d.partial.back();
                 d.partial.pop_back();
+                bump_of(cache)->owner.store(self,
+                                            std::memory_order_relaxed);  // the blocks it cuts from now on are ours
             }
             if (!cache.loaded && !d.empty.empty()) {  // the thread's first allocation of class c
                 cache.loaded = d.empty.back();
@@ -250,12 +300,15 @@ frame_magazine* new_magazine(std::size_t c) {
     // not yet handed out are still zero (fresh pages), which the shutdown walk reads as
     // "not a root". Nothing touches their memory until they are allocated.
     if (!m) m = cache.loaded = new_magazine(c);
-    if (!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) bump_of(cache) = new_slab(kind, c);
+    if (!bump_of(cache) || bump_of(cache)->bumped == bump_of(cache)->capacity) {
+        bump_of(cache) = new_slab(kind, c);
+        bump_of(cache)->owner.store(self, std::memory_order_relaxed);
+    }
     slab* s = bump_of(cache);
     const std::uint32_t n = std::min(m->capacity, s->capacity - s->bumped);
     // In reverse: the magazine hands out its last slot first, so blocks go out in address order.
     for (std::uint32_t i = 0; i < n; ++i)
-        m->slots[n - 1 - i] = s->data + std::size_t{s->bumped + i} * s->block_size;
+        m->slots[n - 1 - i] = slab_data(s) + std::size_t{s->bumped + i} * s->block_size;
     s->bumped += n;
     if (s->bumped == s->capacity) bump_of(cache) = nullptr;  // so a free slab is nobody's bump slab (7)
     m->count = n;
@@ -274,10 +327,8 @@ frame_magazine* new_magazine(std::size_t c) {
     {
         depot_state& d = depot(kind, c);
         std::lock_guard guard(d.lock);
-        if (frame_magazine* second = std::exchange(cache.previous, nullptr)) {
-            (second->count ? d.stocked : d.empty).push_back(second);  // full, in practice
-            count_stocked(second, c, true);
-        }
+        if (frame_magazine* second = std::exchange(cache.previous, nullptr))
+            stock_magazine(d, c, second);  // full, in practice
         if (!d.empty.empty()) {
             fresh = d.empty.back();
             d.empty.pop_back();
@@ -286,6 +337,25 @@ frame_magazine* new_magazine(std::size_t c) {
     if (!fresh) fresh = new_magazine(c);  // a new high-water mark (or the thread's first)
     cache.previous = cache.loaded;
     cache.loaded = fresh;
+}
+
+// Slow path of a free of another thread's block: the foreign magazine of class c is full (or
+// absent). It goes to the depot, where its blocks' owner will look for it first
+// (take_stocked), and an empty one takes its place.
+[[gnu::noinline, gnu::cold]] void make_foreign_room(pool_kind kind, frame_thread_cache& thread_cache, std::size_t c) {
+    flush_at_thread_exit();
+    class_cache& cache = thread_cache.classes[c];
+    frame_magazine* fresh = nullptr;
+    {
+        depot_state& d = depot(kind, c);
+        std::lock_guard guard(d.lock);
+        if (frame_magazine* full = std::exchange(cache.foreign, nullptr)) stock_magazine(d, c, full);
+        if (!d.empty.empty()) {
+            fresh = d.empty.back();
+            d.empty.pop_back();
+        }
+    }
+    cache.foreign = fresh ? fresh : new_magazine(c);
 }
 
 // The common slow paths of both pools, for sizes up to max_small.
@@ -300,6 +370,15 @@ void* pooled_alloc_slow(pool_kind kind, frame_thread_cache& thread_cache, std::s
 void pooled_free_slow(pool_kind kind, frame_thread_cache& thread_cache, void* block, std::size_t n) noexcept {
     const std::size_t c = class_of(n);
     WEFT_POISON(block, size_of_class(c));
+    if (slab_owner_of(block) != thread_cache.owner) {  // see magazine_put (frame_cache.hpp)
+        frame_magazine* m = thread_cache.classes[c].foreign;
+        if (!m || m->count == m->capacity) {
+            make_foreign_room(kind, thread_cache, c);  // noexcept: as make_room below
+            m = thread_cache.classes[c].foreign;
+        }
+        m->slots[m->count++] = block;
+        return;
+    }
     frame_magazine* m = thread_cache.classes[c].loaded;
     if (!m || m->count == m->capacity) {
         make_room(kind, thread_cache, c);  // noexcept: out of memory for a magazine terminates
@@ -315,11 +394,9 @@ void flush_thread_cache(pool_kind kind, frame_thread_cache& thread_cache) noexce
         class_cache& cache = thread_cache.classes[c];
         depot_state& d = depot(kind, c);
         std::lock_guard guard(d.lock);
-        for (frame_magazine* m : {std::exchange(cache.loaded, nullptr), std::exchange(cache.previous, nullptr)}) {
-            if (!m) continue;
-            (m->count ? d.stocked : d.empty).push_back(m);
-            count_stocked(m, c, true);
-        }
+        for (frame_magazine* m : {std::exchange(cache.loaded, nullptr), std::exchange(cache.previous, nullptr),
+                                  std::exchange(cache.foreign, nullptr)})
+            if (m) stock_magazine(d, c, m);
         if (bump_of(cache) && bump_of(cache)->bumped < bump_of(cache)->capacity) d.partial.push_back(bump_of(cache));
         bump_of(cache) = nullptr;
     }
@@ -373,7 +450,7 @@ std::size_t frame_destroy_all_roots() noexcept {
         if (s->kind != pool_kind::frames) continue;
         const std::uint32_t bumped = s->bumped;
         for (std::uint32_t i = 0; i < bumped; ++i) {
-            unsigned char* block = s->data + std::size_t{i} * s->block_size;
+            unsigned char* block = slab_data(s) + std::size_t{i} * s->block_size;
             WEFT_UNPOISON(block + at, 1);
             const std::uint8_t mode = block[at];
             if (mode == static_cast<std::uint8_t>(task_mode::detached) ||

@@ -13,7 +13,7 @@
 
 namespace weft::detail {
 
-constexpr std::size_t slab_bytes = 64 * 1024;
+using detail::slab_bytes;
 constexpr std::size_t chunk_bytes = 2 * 1024 * 1024;
 using frame_classes::max_small;
 constexpr std::size_t class_count = frame_classes::count;
@@ -22,21 +22,31 @@ enum class pool_kind : std::uint8_t { frames, objects };
 constexpr std::size_t kind_count = 2;
 
 struct slab {
+    // frame_thread_cache::owner of the thread whose bump slab it is or last was (who cuts its
+    // blocks). First: slab_owner_of reads it. Written when the slab becomes a bump slab, which
+    // for a partial slab left by an exited thread races with frees of the blocks that thread
+    // cut: atomic, relaxed (a stale owner only sends a block the long way home).
+    std::atomic<std::uint32_t> owner;
     std::uint32_t block_size;
     std::uint32_t capacity;
     std::uint32_t bumped;       // blocks cut so far; written by the slab's current owner thread
     std::uint32_t index_magic;  // ceil(2^32 / block_size): offset -> index without a division
-    std::size_t mapped_bytes;   // huge slabs: the mapping's length; 0 for pooled slabs
-    pool_kind kind;             // objects' slabs are skipped by the shutdown walk
     // release_free_slabs only (one at a time): its blocks counted in the depot's stock.
     std::uint32_t depot_blocks;
-    slab* prev;  // registry links, guarded by registry_lock
+    pool_kind kind;            // objects' slabs are skipped by the shutdown walk
+    std::size_t mapped_bytes;  // huge slabs: the mapping's length; 0 for pooled slabs
+    slab* prev;                // registry links, guarded by registry_lock
     slab* next;
-    unsigned char* data;
     // The list of slabs a release_free_slabs call is giving back (its own).
     slab* released_next;
 };
 static_assert(sizeof(slab) <= 64, "the slab header fits in the 64 bytes before the blocks");
+static_assert(offsetof(slab, owner) == 0, "slab_owner_of reads the owner at the slab's start");
+// The blocks start at the slab's second cache line.
+constexpr std::size_t slab_header_bytes = 64;
+inline unsigned char* slab_data(slab* s) noexcept {
+    return reinterpret_cast<unsigned char*>(s) + slab_header_bytes;
+}
 
 using frame_classes::class_of;
 constexpr std::size_t size_of_class(std::size_t c) {
