@@ -26,7 +26,7 @@ template <class F, class... Args>
 requires detail::task_callable<F, Args...>
 void go(F&& f, Args&&... args) {
     auto frame = detail::make_owned_task(std::forward<F>(f), std::forward<Args>(args)...).release();
-    frame.promise().make_detached(nullptr);
+    frame.promise().make_detached();
     detail::start_root(frame);
 }
 

@@ -101,7 +101,7 @@ auto run(const options& opts, F&& f, Args&&... args) {
     auto frame = detail::main_entry<value, std::decay_t<F>, std::decay_t<Args>...>(outcome, std::forward<F>(f),
                                                                                    std::forward<Args>(args)...)
                      .release();
-    frame.promise().make_detached(nullptr);
+    frame.promise().make_detached();
     detail::run_main(opts, frame);
     return outcome.get();
 }

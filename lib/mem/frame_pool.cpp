@@ -260,11 +260,31 @@ frame_magazine* new_magazine(std::size_t c) {
     return m;
 }
 
+// The slow paths below see a missing loaded or foreign magazine as null, not no_magazine:
+// this puts no_magazine back when they return.
+class sentinels_restored {
+public:
+    explicit sentinels_restored(class_cache& cache) noexcept : cache_(cache) {
+        if (cache.loaded == &no_magazine) cache.loaded = nullptr;
+        if (cache.foreign == &no_magazine) cache.foreign = nullptr;
+    }
+    sentinels_restored(const sentinels_restored&) = delete;
+    sentinels_restored& operator=(const sentinels_restored&) = delete;
+    ~sentinels_restored() {
+        if (!cache_.loaded) cache_.loaded = &no_magazine;
+        if (!cache_.foreign) cache_.foreign = &no_magazine;
+    }
+
+private:
+    class_cache& cache_;
+};
+
 // Slow path of allocation: the loaded magazine of class c is empty (or absent).
 [[gnu::noinline, gnu::cold]] void* refill(pool_kind kind, frame_thread_cache& thread_cache, std::size_t c) {
     flush_at_thread_exit();
     const std::uint32_t self = owner_id(thread_cache);
     class_cache& cache = thread_cache.classes[c];
+    const sentinels_restored restored(cache);
     if (cache.previous && cache.previous->count) {
         std::swap(cache.loaded, cache.previous);
         return cache.loaded->slots[--cache.loaded->count];
@@ -319,6 +339,7 @@ frame_magazine* new_magazine(std::size_t c) {
 [[gnu::noinline, gnu::cold]] void make_room(pool_kind kind, frame_thread_cache& thread_cache, std::size_t c) {
     flush_at_thread_exit();
     class_cache& cache = thread_cache.classes[c];
+    const sentinels_restored restored(cache);
     if (cache.loaded && cache.previous && cache.previous->count == 0) {
         std::swap(cache.loaded, cache.previous);
         return;
@@ -345,6 +366,7 @@ frame_magazine* new_magazine(std::size_t c) {
 [[gnu::noinline, gnu::cold]] void make_foreign_room(pool_kind kind, frame_thread_cache& thread_cache, std::size_t c) {
     flush_at_thread_exit();
     class_cache& cache = thread_cache.classes[c];
+    const sentinels_restored restored(cache);
     frame_magazine* fresh = nullptr;
     {
         depot_state& d = depot(kind, c);
@@ -394,9 +416,9 @@ void flush_thread_cache(pool_kind kind, frame_thread_cache& thread_cache) noexce
         class_cache& cache = thread_cache.classes[c];
         depot_state& d = depot(kind, c);
         std::lock_guard guard(d.lock);
-        for (frame_magazine* m : {std::exchange(cache.loaded, nullptr), std::exchange(cache.previous, nullptr),
-                                  std::exchange(cache.foreign, nullptr)})
-            if (m) stock_magazine(d, c, m);
+        for (frame_magazine* m : {std::exchange(cache.loaded, &no_magazine), std::exchange(cache.previous, nullptr),
+                                  std::exchange(cache.foreign, &no_magazine)})
+            if (m && m != &no_magazine) stock_magazine(d, c, m);
         if (bump_of(cache) && bump_of(cache)->bumped < bump_of(cache)->capacity) d.partial.push_back(bump_of(cache));
         bump_of(cache) = nullptr;
     }

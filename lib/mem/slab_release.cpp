@@ -32,7 +32,7 @@
 //     (release_follow_up_due), as it does after a call refused as too soon.
 //
 // What stays: a slab with one live block (fragmentation), blocks in threads' own magazines
-// (at most two per class each), partial slabs. Rejected: releasing on every park (a burst
+// (at most three per class each), partial slabs. Rejected: releasing on every park (a burst
 // every few milliseconds would fault its pages in again each time) and a background thread
 // (CPU and a thread while idle; the parked worker's timeout does the same).
 //

@@ -6,14 +6,14 @@
 //     P1. make the task visible (release store of the queue tail / unlock of the inject lock);
 //     P2. barrier (see below);
 //     P3. read state_; if some worker is searching, or none is parked, do nothing;
-//     P4. otherwise, under lock_, pop one sleeper, count it as unparked AND searching, and
-//         wake it (its futex word).
+//     P4. otherwise, under lock_, pop one sleeper, count it as searching instead of parked,
+//         and wake it (its futex word).
 //   Worker running out of work:
 //     W1. try to become a searcher (at most half the workers search at once), steal from
 //         random victims and the injection queue; a searcher that finds work stops searching
 //         and, if it was the last searcher, wakes another worker (Go's resetspinning).
-//     W2. enter_parked: under lock_, leave the unparked (and searching) counts by RMW and
-//         join sleepers_;
+//     W2. enter_parked: under lock_, join the parked count (leaving the searching one) by
+//         RMW and join sleepers_;
 //     W3. park_barrier;
 //     W4. re-check every worker's run queue and the injection queue; if anything is there,
 //         cancel_park and search again;
@@ -22,7 +22,7 @@
 // Why no wake-up is lost. P1-P3 and W2-W4 are the two halves of a Dekker pair: the producer
 // stores (task) then loads (state), the worker stores (state) then loads (queues). With a
 // StoreLoad barrier on both sides, at least one of them sees the other's store: either the
-// producer sees the worker gone (fewer unparked, no searcher) and wakes a sleeper, or the
+// producer sees the worker gone (parked, no searcher) and wakes a sleeper, or the
 // worker's re-check sees the task. A producer that skips the wake-up because a worker is
 // searching is covered by that searcher: it either finds the task, or parks through W2-W4
 // and re-checks after its own barrier. Sleepers are woken only under lock_, and a worker
@@ -48,8 +48,7 @@
 
 namespace weft::detail {
 
-idle_set::idle_set(unsigned workers)
-    : workers_(workers), heavy_barrier_(heavy_barrier_available()), state_(workers * unparked_one) {
+idle_set::idle_set(unsigned workers) : workers_(workers), heavy_barrier_(heavy_barrier_available()), state_(0) {
     sleepers_.reserve(workers);
 }
 
@@ -69,7 +68,7 @@ void idle_set::wake_sleeper() noexcept {
         if (searching_of(now) != 0 || sleepers_.empty()) return;
         sleeper = sleepers_.back();
         sleepers_.pop_back();
-        state_.fetch_add(unparked_one + searching_one, std::memory_order_seq_cst);
+        state_.fetch_add(searching_one - parked_one, std::memory_order_seq_cst);  // parked -> searching
         sleeper->mark_woken();
     }
     sleeper->wake();
@@ -82,7 +81,7 @@ void idle_set::notify_timer() noexcept {
         if (sleepers_.empty()) return;
         sleeper = sleepers_.back();
         sleepers_.pop_back();
-        state_.fetch_add(unparked_one + searching_one, std::memory_order_seq_cst);
+        state_.fetch_add(searching_one - parked_one, std::memory_order_seq_cst);
         sleeper->mark_woken();
     }
     sleeper->wake();
@@ -108,7 +107,7 @@ void idle_set::enter_parked(worker& self, bool searching) noexcept {
     std::lock_guard guard(lock_);
     self.prepare_park();
     // seq_cst: the store half of W2-W4; park_barrier follows.
-    state_.fetch_sub(unparked_one + (searching ? searching_one : 0), std::memory_order_seq_cst);
+    state_.fetch_add(parked_one - (searching ? searching_one : 0), std::memory_order_seq_cst);
     sleepers_.push_back(&self);
 }
 
@@ -117,7 +116,7 @@ void idle_set::cancel_park(worker& self) noexcept {
     auto it = std::find(sleepers_.begin(), sleepers_.end(), &self);
     if (it == sleepers_.end()) return;  // a notifier took us out and counted us as searching
     sleepers_.erase(it);
-    state_.fetch_add(unparked_one + searching_one, std::memory_order_seq_cst);
+    state_.fetch_add(searching_one - parked_one, std::memory_order_seq_cst);
 }
 
 void idle_set::wake_all() noexcept {
@@ -125,7 +124,7 @@ void idle_set::wake_all() noexcept {
     {
         std::lock_guard guard(lock_);
         woken.swap(sleepers_);
-        state_.fetch_add(static_cast<std::uint32_t>(woken.size()) * unparked_one, std::memory_order_seq_cst);
+        state_.fetch_sub(static_cast<std::uint32_t>(woken.size()) * parked_one, std::memory_order_seq_cst);
         for (worker* w : woken)
             w->mark_woken();
     }
@@ -134,7 +133,7 @@ void idle_set::wake_all() noexcept {
 }
 
 unsigned idle_set::unparked() const noexcept {
-    return unparked_of(state_.load(std::memory_order_relaxed));
+    return workers_ - parked_of(state_.load(std::memory_order_relaxed));
 }
 
 }  // namespace weft::detail

@@ -20,13 +20,11 @@ public:
     void notify_one() noexcept {
         // P2 of the protocol (idle.cpp): StoreLoad between the caller's publication of the
         // task and the load of state_; with membarrier the parker pays for it.
-        if (heavy_barrier_) {
-            std::atomic_signal_fence(std::memory_order_seq_cst);
-        } else {
+        if (!heavy_barrier_) [[unlikely]]
             std::atomic_thread_fence(std::memory_order_seq_cst);
-        }
-        const std::uint32_t s = state_.load(std::memory_order_relaxed);
-        if (searching_of(s) != 0 || unparked_of(s) >= workers_) return;
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        // Nobody searching and somebody parked: state_ in [1, parked_mask], one compare.
+        if (state_.load(std::memory_order_relaxed) - 1 >= parked_mask) return;
         wake_sleeper();
     }
 
@@ -60,15 +58,17 @@ public:
 private:
     void wake_sleeper() noexcept;
 
-    static constexpr std::uint32_t searching_one = 1;
-    static constexpr std::uint32_t unparked_one = 1u << 16;
-    static std::uint32_t searching_of(std::uint32_t s) { return s & 0xffff; }
-    static std::uint32_t unparked_of(std::uint32_t s) { return s >> 16; }
+    static constexpr std::uint32_t parked_one = 1;
+    static constexpr std::uint32_t parked_mask = 0xffff;
+    static constexpr std::uint32_t searching_one = 1u << 16;
+    static std::uint32_t parked_of(std::uint32_t s) { return s & parked_mask; }
+    static std::uint32_t searching_of(std::uint32_t s) { return s >> 16; }
 
     const unsigned workers_;
     const bool heavy_barrier_;  // membarrier(2) available: producers need only a compiler fence
-    // bits 0..15: searching workers; bits 16..31: unparked workers. Changed by RMW; read by
-    // producers in notify_one. Changes that add or remove sleepers happen under lock_.
+    // bits 0..15: parked workers; bits 16..31: searching workers. Changed by RMW (a move
+    // between the two fields is one add of the difference, which borrows across them);
+    // read by producers in notify_one. Changes that add or remove sleepers happen under lock_.
     alignas(64) std::atomic<std::uint32_t> state_;
     std::mutex lock_;                // protects sleepers_; a leaf lock
     std::vector<worker*> sleepers_;  // guarded by lock_

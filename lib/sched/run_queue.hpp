@@ -246,6 +246,8 @@ private:
         // pushed last, nearer the tail, are still warm).
         if (size >= prefetch_distance)
             __builtin_prefetch(slots_[(tail - prefetch_distance) % capacity].load(std::memory_order_relaxed));
+        // Slots hold tasks only (nothing pushes a null handle): the caller's empty test folds.
+        if (!task) __builtin_unreachable();
         return std::coroutine_handle<>::from_address(task);
     }
 
@@ -258,7 +260,9 @@ private:
         tail_.store(tail - 1, std::memory_order_relaxed);
         if (tail - head > prefetch_distance)
             __builtin_prefetch(slots_[(tail - 1 - prefetch_distance) % capacity].load(std::memory_order_relaxed));
-        return std::coroutine_handle<>::from_address(slots_[(tail - 1) % capacity].load(std::memory_order_relaxed));
+        void* task = slots_[(tail - 1) % capacity].load(std::memory_order_relaxed);
+        if (!task) __builtin_unreachable();  // as in took_newest
+        return std::coroutine_handle<>::from_address(task);
     }
 
     // Out of line (run_queue.cpp): the slow paths, steals, and mode changes.

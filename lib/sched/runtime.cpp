@@ -1,7 +1,7 @@
 // Provides run(): starting the pool, scheduling entry points, and shutdown.
 //
 // Shutdown, when the main task ends (request_stop):
-//   1. `stopping` is set and every sleeper woken; each worker finishes the task it is
+//   1. Every worker's stop flag is set and every sleeper woken; each worker finishes the task it is
 //      running (tasks are never preempted) and leaves its loop.
 //   2. The caller of run() (worker 0) joins the other workers. From here on one thread runs.
 //   3. `shutting_down` is set: schedule() and start_root() stop queueing; awaiters' and
@@ -56,7 +56,8 @@ runtime::runtime(unsigned workers) : idle_(workers), timers_(workers) {
 }
 
 void runtime::stop() noexcept {
-    stopping_.store(true, std::memory_order_release);
+    for (auto& w : workers_)
+        w->request_stop();
     idle_.wake_all();
 }
 

@@ -31,8 +31,8 @@ public:
     // A timer was armed for `tick`: wake a parked worker if none will wake by then.
     void timer_armed(std::uint64_t tick) noexcept;
 
-    // Set once by request_stop (release); workers poll it between tasks (acquire).
-    bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+    // Asks every worker to leave its loop (each polls its own flag between tasks) and wakes
+    // the parked ones.
     void stop() noexcept;
 
 private:
@@ -40,7 +40,6 @@ private:
     inject_queue inject_;
     idle_set idle_;
     timer_service timers_;
-    std::atomic<bool> stopping_{false};
 };
 
 // The worker running on this thread, or null.

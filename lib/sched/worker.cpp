@@ -243,7 +243,7 @@ void worker::park() noexcept {
         until = again;
     }
     const bool due = until != timer_shard::never && until <= timers.now_tick(timer_service::clock::now());
-    if (due || any_work_visible() || rt_.stopping()) {
+    if (due || any_work_visible() || stopping()) {
         parked_until_.store(0, std::memory_order_relaxed);
         rt_.idle().cancel_park(*this);
         searching_ = true;
@@ -261,7 +261,7 @@ void worker::park() noexcept {
         // Timed out: leave the sleepers (or consume a wake-up that raced with the timeout).
         rt_.idle().cancel_park(*this);
     }
-    searching_ = !rt_.stopping();
+    searching_ = !stopping();
 }
 
 void worker::wake() noexcept {
@@ -280,14 +280,14 @@ std::coroutine_handle<> worker::spin() noexcept {
             return task;
         }
         if (auto task = search()) return task;
-        if (rt_.stopping()) return {};
+        if (stopping()) return {};
     } while (std::chrono::steady_clock::now() < until);
     return {};
 }
 
 void worker::run() noexcept {
     set_current_worker(this);
-    while (!rt_.stopping()) {
+    while (!stopping()) {
         auto task = next_local();
         if (!task) task = search();
         if (!task) task = spin();

@@ -59,7 +59,13 @@ public:
     // Drops queued handles (shutdown; their frames are destroyed by the root walk).
     void discard_queued() noexcept;
 
+    // Any thread (runtime::stop): the worker leaves its loop after the task it is running.
+    void request_stop() noexcept { stop_requested_.store(true, std::memory_order_release); }
+
 private:
+    // Polled between tasks. Acquire: pairs with request_stop's release (what the stopping
+    // thread wrote before is visible to the shutdown that follows).
+    bool stopping() const noexcept { return stop_requested_.load(std::memory_order_acquire); }
     std::coroutine_handle<> next_local() noexcept;
     std::coroutine_handle<> on_periodic_tick() noexcept;
     std::coroutine_handle<> next_after_lifo_streak() noexcept;
@@ -105,6 +111,9 @@ private:
     bool queue_is_inject_batch_ = false;
     std::uint32_t rng_;       // owner only
     bool searching_ = false;  // owner only: counted as a searcher in idle_set
+    // Written once by runtime::stop, read by the owner between tasks: here rather than in
+    // the runtime, so the check per task is one compare on the worker's own line.
+    std::atomic<bool> stop_requested_{false};
     // Futex word: 0 while parked, 1 once woken. Written by the waker (release), read by the
     // sleeper (acquire) so the wake-up's cause is visible.
     alignas(64) std::atomic<std::uint32_t> wake_word_{0};

@@ -64,11 +64,14 @@ struct frame_magazine {
     // so that a thread refilling there takes back its own blocks first (frame_pool.cpp).
     std::uint32_t owner;
 };
+// Stands for a missing loaded or foreign magazine: it holds nothing and has no room, so the
+// fast paths need no null test (the slow paths, in frame_pool.cpp, see null instead).
+inline constinit frame_magazine no_magazine{0, 0, nullptr, 0};
 struct frame_class_cache {
-    frame_magazine* loaded = nullptr;    // allocation pops and frees of own blocks push here
-    frame_magazine* previous = nullptr;  // the second magazine (full or empty), or null
-    frame_magazine* foreign = nullptr;   // frees of other threads' blocks, on their way back
-    void* bump = nullptr;                // the slab fresh blocks are cut from (frame_pool.cpp)
+    frame_magazine* loaded = &no_magazine;   // allocation pops and frees of own blocks push here
+    frame_magazine* previous = nullptr;      // the second magazine (full or empty), or null
+    frame_magazine* foreign = &no_magazine;  // frees of other threads' blocks, on their way back
+    void* bump = nullptr;                    // the slab fresh blocks are cut from (frame_pool.cpp)
 };
 struct frame_thread_cache {
     frame_class_cache classes[frame_classes::count];
@@ -96,10 +99,11 @@ void* frame_alloc_slow(std::size_t size);
 std::size_t frame_last_request() noexcept;
 void frame_free_slow(void* frame, std::size_t size) noexcept;
 
-// Takes a block of `size` bytes from `cache`'s loaded magazine, or null if it is empty.
+// Takes a block of `size` bytes from `cache`'s loaded magazine, or null if it is empty (or
+// no_magazine).
 inline void* magazine_take(frame_thread_cache& cache, std::size_t size) noexcept {
     frame_magazine* m = cache.classes[frame_classes::class_of(size)].loaded;
-    if (!m || !m->count) return nullptr;
+    if (!m->count) return nullptr;
     // A run of allocations writes blocks whose lines may have left the cache: start
     // fetching the block `prefetch_distance` allocations ahead now.
     if (m->count > frame_classes::prefetch_distance)
@@ -111,19 +115,25 @@ inline void* magazine_take(frame_thread_cache& cache, std::size_t size) noexcept
     return block;
 }
 // Puts `block` into `cache`'s loaded magazine if it is one of this thread's own blocks, else
-// into the foreign one; false if that one is full (or absent).
+// into the foreign one; false if that one is full (or no_magazine).
 //
-// Why two: blocks of one slab share cache lines (an 88-byte frame and its neighbour), and a
-// fork-join program keeps reusing the same few dozen frames on each worker. If a worker
-// reused a block freed by its thief (a stolen task's joiner migrates, and frees the frames
-// of the victim's tasks), the two workers' hot frames would share lines, and every write to
-// one would evict the other from its owner's cache. Foreign blocks therefore travel back
-// through the depot to the thread that cut them: in bench/sched_fib_fork.cpp on 2 workers
-// that sharing cost about 12% (35.4 -> 31.8 ms median with lines never shared).
+// Why two: blocks of one slab share cache lines (an 80-byte frame and its neighbour), and a
+// fork-join program keeps reusing the same few dozen frames on each worker. If the thief
+// of a task reused the victim's blocks it frees (the stolen task's joiner resumes on the
+// thief, and frees the frames of the victim's tasks there), the two workers' hot frames
+// would share lines, and every write to one would take the line from the other worker's
+// cache. Foreign blocks therefore travel back through the depot to the thread that cut
+// them: in bench/sched_fib_fork.cpp on 2 workers that sharing cost 12% (36.3 -> 32.1 ms,
+// docs/design/memory.md).
 inline bool magazine_put(frame_thread_cache& cache, void* block, std::size_t size) noexcept {
     frame_class_cache& cc = cache.classes[frame_classes::class_of(size)];
-    frame_magazine* m = slab_owner_of(block) == cache.owner ? cc.loaded : cc.foreign;
-    if (!m || m->count == m->capacity) return false;
+    frame_magazine* m = cc.loaded;
+    // A branch, not a select: the loaded magazine's address must not wait for the slab
+    // header's load, or every free lengthens the chain of magazine counts that allocations
+    // and frees run along (the select cost 5% of bench/sched_fib_fork.cpp on one worker).
+    if (slab_owner_of(block) != cache.owner) [[unlikely]]
+        m = cc.foreign;
+    if (m->count == m->capacity) return false;
     m->slots[m->count++] = block;
     return true;
 }

@@ -168,14 +168,17 @@ public:
         return previous != 0;  // 0: the child already finished and left the caller to us
     }
 
-    // Root modes, set once before the frame is first scheduled.
+    // Root modes, set once on a new frame before it is first scheduled. `link_` is still 0
+    // from construction: no group, or join_pending (the ramp that constructed it is a call
+    // apart, so the compiler would store the 0 again).
     void make_detached(wait_group* group) noexcept {
         mode_ = task_mode::detached;
         link_.store(reinterpret_cast<std::uintptr_t>(group), std::memory_order_relaxed);
     }
+    void make_detached() noexcept { mode_ = task_mode::detached; }
     void make_joinable() noexcept {
+        static_assert(join_pending == 0);
         mode_ = task_mode::joinable;
-        link_.store(join_pending, std::memory_order_relaxed);
     }
 
     // Joinable mode, called by join_handle.
