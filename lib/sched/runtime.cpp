@@ -14,6 +14,7 @@
 #include "sched/runtime.hpp"
 
 #include "mem/frame_pool.hpp"
+#include "sched/heavy_barrier.hpp"
 #include "sched/maxprocs.hpp"
 
 #include <weft/detail/promise.hpp>
@@ -47,6 +48,15 @@ worker* current_worker() noexcept {
 void set_current_worker(worker* w) noexcept {
     t_worker = w;
     t_finished_roots = w ? &w->finished_count() : nullptr;
+    // Light joins need the heavy barrier for their remote halves (join.cpp); slots past
+    // 16 bits fall back to the locked protocol.
+    const bool light = w && heavy_barrier_available() && w->index() < 0xffff;
+    t_join_slot = light ? static_cast<std::uint16_t>(w->index() + 1) : 0;
+    t_spawn_home = t_join_slot;
+}
+
+void note_remote_join(std::uint16_t home) noexcept {
+    if (runtime* rt = g_runtime.load(std::memory_order_acquire)) rt->at(home - 1u).count_remote_join();
 }
 
 runtime::runtime(unsigned workers) : idle_(workers), timers_(workers) {

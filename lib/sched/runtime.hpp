@@ -42,6 +42,9 @@ private:
     timer_service timers_;
 };
 
+// A remote half of a light join ran for a task whose home is worker slot `home` (join.cpp).
+void note_remote_join(std::uint16_t home) noexcept;
+
 // The worker running on this thread, or null.
 worker* current_worker() noexcept;
 void set_current_worker(worker* w) noexcept;

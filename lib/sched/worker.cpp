@@ -42,6 +42,7 @@
 #include "sched/heavy_barrier.hpp"
 #include "sched/runtime.hpp"
 
+#include <weft/detail/promise.hpp>
 #include <weft/detail/spin_lock.hpp>
 
 #include <chrono>
@@ -118,6 +119,7 @@ std::coroutine_handle<> worker::on_periodic_tick() noexcept {
     countdown_ = countdown_span_;
     if (to_timer == timer_interval) fire_timers(false);
     queue_.adapt_to_thieves();
+    adapt_light_joins();
     if (to_fairness == inject_interval) {
         // Fairness: the oldest global task, else the oldest local one, goes first. Unless the
         // local queue holds only a batch from the injection queue: its next task is older than
@@ -132,6 +134,33 @@ std::coroutine_handle<> worker::on_periodic_tick() noexcept {
         if (auto task = take_starved_oldest()) return task;
     }
     return {};
+}
+
+// Light joins for the tasks this worker spawns (join.cpp): off (home 0) from a tick that
+// sees a remote half, on again after a quiet period of ticks. The period doubles (to 4096
+// ticks, ~65,000 tasks) when remote halves return within 4 periods of light joins going on,
+// and halves after a longer light stretch: a membarrier costs about 150 locked instructions,
+// so light joins pay while fewer than about one join in 150 goes remote.
+void worker::adapt_light_joins() noexcept {
+    constexpr std::uint32_t min_pause = 16;
+    constexpr std::uint32_t max_pause = 4096;
+    if (t_join_slot == 0) return;  // light joins unavailable
+    const std::uint64_t hits = remote_joins_.load(std::memory_order_relaxed);
+    if (hits != seen_remote_joins_) {
+        seen_remote_joins_ = hits;
+        light_join_quiet_ = 0;
+        if (t_spawn_home != 0) {
+            light_join_pause_ = light_join_on_ticks_ < 4 * light_join_pause_
+                                    ? std::min(2 * light_join_pause_, max_pause)
+                                    : std::max(light_join_pause_ / 2, min_pause);
+            t_spawn_home = 0;
+        }
+    } else if (t_spawn_home != 0) {
+        ++light_join_on_ticks_;
+    } else if (++light_join_quiet_ >= light_join_pause_) {
+        light_join_on_ticks_ = 0;
+        t_spawn_home = t_join_slot;
+    }
 }
 
 // Fairness for the local queue: its oldest task runs first once it has sat at the head for

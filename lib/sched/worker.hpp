@@ -59,6 +59,9 @@ public:
     // Drops queued handles (shutdown; their frames are destroyed by the root walk).
     void discard_queued() noexcept;
 
+    // Any thread: a remote half of a light join ran for a task spawned here (join.cpp).
+    void count_remote_join() noexcept { remote_joins_.fetch_add(1, std::memory_order_relaxed); }
+
     // Any thread (runtime::stop): the worker leaves its loop after the task it is running.
     void request_stop() noexcept { stop_requested_.store(true, std::memory_order_release); }
 
@@ -84,6 +87,7 @@ private:
     // A full queue, or a light steal in the way: push, overflowing if full, then notify.
     void push_contended(std::coroutine_handle<> task) noexcept;
     void push_overflowing(std::coroutine_handle<> task) noexcept;
+    void adapt_light_joins() noexcept;
     std::coroutine_handle<> steal() noexcept;
     std::coroutine_handle<> search() noexcept;
     std::coroutine_handle<> spin() noexcept;
@@ -111,6 +115,13 @@ private:
     bool queue_is_inject_batch_ = false;
     std::uint32_t rng_;       // owner only
     bool searching_ = false;  // owner only: counted as a searcher in idle_set
+    // Light joins for the tasks spawned here (adapt_light_joins): remote halves counted by
+    // other threads (relaxed: a rate, ordering nothing), and the owner's view of them.
+    std::atomic<std::uint64_t> remote_joins_{0};
+    std::uint64_t seen_remote_joins_ = 0;    // owner only
+    std::uint32_t light_join_quiet_ = 0;     // owner only: ticks since the last remote half
+    std::uint32_t light_join_on_ticks_ = 0;  // owner only: ticks since light joins went on
+    std::uint32_t light_join_pause_ = 16;    // owner only: quiet ticks before they go on again
     // Written once by runtime::stop, read by the owner between tasks: here rather than in
     // the runtime, so the check per task is one compare on the worker's own line.
     std::atomic<bool> stop_requested_{false};

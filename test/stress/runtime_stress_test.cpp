@@ -227,9 +227,63 @@ weft::task<once_result> run_each_once(std::size_t rounds) {
     co_return result;
 }
 
+// ---- light joins: the remote halves (lib/sched/join.cpp) -------------------------------
+
+weft::task<std::int64_t> after_yields(std::int64_t value, int yields, weft_test::probe p) {
+    static_cast<void>(p);
+    for (int i = 0; i < yields; ++i)
+        co_await weft::yield();
+    co_return value;
+}
+
+weft::task<std::int64_t> local_leaf(std::int64_t value) {
+    co_return value;
+}
+
+// Round after round: first enough local spawn/joins that the worker turns light joins back
+// on (they go off for a while after each remote half), then one task whose finish and join
+// may each land on either worker: both yield through the injection queue a random number
+// of times first, so the finisher or the joiner (or dropper) is sometimes away from the
+// task's home worker while the other party is there, deciding. Returns the sum of values.
+weft::task<std::int64_t> cross_worker_joins(int rounds, std::uint64_t seed, std::atomic<long>& live) {
+    std::int64_t sum = 0;
+    for (int round = 0; round < rounds; ++round) {
+        for (int k = 0; k < 40; ++k)
+            sum += co_await weft::spawn(local_leaf, 0);
+        const std::uint64_t r = mix(seed + static_cast<std::uint64_t>(round));
+        auto h = weft::spawn(after_yields, std::int64_t{round}, static_cast<int>(r % 3), weft_test::probe{live});
+        for (int i = 0; i < static_cast<int>((r >> 4) % 3); ++i)
+            co_await weft::yield();
+        if ((r >> 8) % 4 != 0) {
+            sum += co_await h;
+        } else {
+            h = {};  // dropped, finished or not
+        }
+    }
+    co_return sum;
+}
+
 }  // namespace
 
 TEST_SUITE("runtime stress") {
+    TEST_CASE("joins and drops racing the task's finish across two workers give each value once and free each frame") {
+        const std::size_t iterations = weft_test::scaled(2'000, 20);
+        const int rounds = 500;
+        CAPTURE(iterations);
+        for (std::size_t i = 0; i < iterations; ++i) {
+            CAPTURE(i);
+            const std::uint64_t seed = mix(i * 31 + 7);
+            std::int64_t expected = 0;
+            for (int round = 0; round < rounds; ++round)
+                if ((mix(seed + static_cast<std::uint64_t>(round)) >> 8) % 4 != 0) expected += round;
+            std::atomic<long> live{0};
+            const std::int64_t sum =
+                weft::run(weft::options{.workers = 2}, cross_worker_joins, rounds, seed, std::ref(live));
+            REQUIRE(sum == expected);
+            REQUIRE(live.load() == 0);  // every task's frame destroyed, the dropped ones too
+        }
+    }
+
     TEST_CASE("run start/stop cycles with tasks running, parked and spawning when main returns") {
         const std::size_t iterations = weft_test::scaled(20'000, 20);
         CAPTURE(iterations);

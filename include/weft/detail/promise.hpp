@@ -113,6 +113,21 @@ std::uintptr_t take_escaped_as_join_outcome() noexcept;
 // A joinable root whose handle was dropped before it finished: finish_root with its failure.
 void finish_dropped_join(std::coroutine_handle<> frame, promise_base& promise) noexcept;
 
+// Light joins (lib/sched/join.cpp has the protocol and why it cannot lose a wake-up): the
+// running worker's slot (its index + 1) when light joins are on (membarrier available),
+// else 0; 0 on a thread that is not a worker. A joinable task records its spawner's slot as
+// its home; the finish and the join that both happen on the home worker need no atomic
+// read-modify-write, and the rare party elsewhere pays a heavy barrier instead.
+extern constinit thread_local std::uint16_t t_join_slot;
+// The home a task spawned on this thread now gets: t_join_slot, or 0 while the worker has
+// turned light joins off because remote halves came too often (worker::adapt_light_joins).
+extern constinit thread_local std::uint16_t t_spawn_home;
+// The heavy halves, for a finisher and for a joiner or dropper that are not on the home
+// worker. remote_finish returns the link word it replaced (as on_final's exchange would);
+// remote_register returns false if the task has completed (nothing was registered).
+std::uintptr_t remote_finish(promise_base& promise, std::uintptr_t outcome) noexcept;
+bool remote_register(promise_base& promise, std::uintptr_t value) noexcept;
+
 class promise_base {
 public:
     static void* operator new(std::size_t size) { return frame_alloc(size); }
@@ -179,24 +194,43 @@ public:
     void make_joinable() noexcept {
         static_assert(join_pending == 0);
         mode_ = task_mode::joinable;
+        home_ = t_spawn_home;
     }
 
     // Joinable mode, called by join_handle.
     // Registers `joiner`; false if the task already completed (the joiner must not suspend).
     bool try_register_joiner(std::coroutine_handle<> joiner) noexcept {
+        const auto self = reinterpret_cast<std::uintptr_t>(joiner.address());
+        if (home_ != 0) {
+            if (home_ != t_join_slot) [[unlikely]]
+                return remote_register(*this, self);
+            // On the home worker: the light half (join.cpp, H1-H3). Only this thread can be
+            // the finisher's light half, so it is not running now (await_ready saw it not done).
+            home_state_.store(home_deciding, std::memory_order_relaxed);
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+            if (remote_.load(std::memory_order_relaxed) == 0) [[likely]] {
+                // release: publishes the joiner's frame to the finisher. The last access:
+                // from here the joiner may be resumed.
+                link_.store(self, std::memory_order_release);
+                return true;
+            }
+        }
         auto expected = join_pending;
         // release: publishes the joiner's frame to the finishing task; acquire on failure
         // pairs with the finisher's exchange so the result is visible.
-        return link_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(joiner.address()),
-                                             std::memory_order_acq_rel, std::memory_order_acquire);
+        return link_.compare_exchange_strong(expected, self, std::memory_order_acq_rel, std::memory_order_acquire);
     }
     bool is_completed() const noexcept {
-        // acquire: pairs with the finisher's exchange; makes the result visible.
-        return (link_.load(std::memory_order_acquire) & join_completed) != 0;  // or a failure box
+        // acquire (both): pairs with the finisher's release of home_state_ or its exchange;
+        // makes the result visible.
+        return home_state_.load(std::memory_order_acquire) == home_finished ||
+               (link_.load(std::memory_order_acquire) & join_completed) != 0;  // or a failure box
     }
     // The handle lets go of the task. True if the task already completed (the caller then owns
     // and destroys the frame); false if the task will destroy itself when it ends.
     bool drop_handle() noexcept {
+        if (home_state_.load(std::memory_order_acquire) == home_finished) return true;  // acquire: as is_completed
+        if (home_ != 0 && home_ != t_join_slot) return !remote_register(*this, join_dropped);
         auto expected = join_pending;
         // acq_rel: on success, publishes nothing but orders against the finisher; on failure
         // (completed) acquires the finished frame's state before the caller destroys it.
@@ -250,7 +284,23 @@ private:
         // box to a handle that collects it later.
         auto previous = link_.load(std::memory_order_acquire);
         if (previous == join_pending) {
-            previous = link_.exchange(outcome, std::memory_order_acq_rel);
+            if (home_ != 0 && home_ != t_join_slot) [[unlikely]] {
+                previous = remote_finish(*this, outcome);
+            } else {
+                if (home_ != 0 && outcome == join_completed) [[likely]] {
+                    // On the home worker: the light half (join.cpp, F1-F3). No joiner yet, and
+                    // none can register on this thread meanwhile.
+                    home_state_.store(home_deciding, std::memory_order_relaxed);
+                    std::atomic_signal_fence(std::memory_order_seq_cst);
+                    if (remote_.load(std::memory_order_relaxed) == 0) [[likely]] {
+                        // release: publishes the result. The last access to the frame: the
+                        // handle may destroy it from here on.
+                        home_state_.store(home_finished, std::memory_order_release);
+                        return std::noop_coroutine();
+                    }
+                }
+                previous = link_.exchange(outcome, std::memory_order_acq_rel);
+            }
         } else {
             link_.store(outcome, std::memory_order_relaxed);
         }
@@ -264,12 +314,29 @@ private:
 
     friend struct frame_layout;
 
+    friend std::uintptr_t remote_finish(promise_base&, std::uintptr_t) noexcept;
+    friend bool remote_register(promise_base&, std::uintptr_t) noexcept;
+
+    // Values of home_state_.
+    static constexpr std::uint8_t home_idle = 0;
+    static constexpr std::uint8_t home_deciding = 1;  // a party on the home worker between H1/F1 and its end
+    static constexpr std::uint8_t home_finished = 2;  // finished on the home worker without touching link_
+
     // Written by the awaiter / starter before the frame runs; by the join protocol above.
     std::atomic<std::uintptr_t> link_{0};
     // Read by run()'s shutdown walk (frame_pool.cpp) to find root frames: it must stay at
     // a fixed offset in every frame (frame_layout).
     task_mode mode_ = task_mode::child;
+    // Joinable mode, light joins (join.cpp); in the padding after mode_, so no frame grows.
+    // Written by the parties on the home worker, read by the others after a heavy barrier.
+    std::atomic<std::uint8_t> home_state_{home_idle};
+    // Set to 1 by a party not on the home worker before its heavy barrier; read by the
+    // parties on the home worker after their compiler barrier.
+    std::atomic<std::uint8_t> remote_{0};
+    // The spawner's t_join_slot (0: light joins off for this task). Written before it runs.
+    std::uint16_t home_ = 0;
 };
+static_assert(sizeof(promise_base) == 16, "the light-join fields fit in mode_'s padding");
 
 // Where a frame's mode byte lives. GCC and Clang lay a coroutine frame out as
 // {resume fn, destroy fn, promise, ...}; with the promise aligned to at most 16 bytes
